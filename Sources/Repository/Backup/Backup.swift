@@ -1,0 +1,427 @@
+import CShims
+import Glibc
+import Sealing
+import Synchronization
+
+/// Runs one backup (DESIGN §1 data flow): walk the source, read and chunk files on worker
+/// threads, store new blobs in packs, build trees bottom-up, write the index, and commit by
+/// writing the snapshot last.
+public final class Backup: Sendable {
+    private let repository: Repository
+    private let options: BackupOptions
+    private let storage: BlobStorage
+    private let assembler: TreeAssembler
+    private let excludes: ExcludeFilter
+    private let jobs: BoundedQueue<FileJob>
+
+    private struct Counters {
+        var filesNew = 0
+        var filesChanged = 0
+        var filesUnmodified = 0
+        var filesProcessed = 0
+        var bytesProcessed: UInt64 = 0
+        var currentPath: [UInt8] = []
+        var warnings: [BackupWarning] = []
+    }
+    private let counters = Mutex(Counters())
+
+    private struct FileJob: Sendable {
+        var path: [UInt8]
+        var node: Node
+        var directory: TreeAssembler.Handle
+        var slot: Int
+        var isNew: Bool
+    }
+
+    private init(repository: Repository, options: BackupOptions) throws {
+        self.repository = repository
+        self.options = options
+        storage = try BlobStorage(repository: repository)
+        assembler = TreeAssembler(storage: storage)
+        excludes = try ExcludeFilter(patterns: options.excludes)
+        jobs = BoundedQueue(capacity: 256)
+    }
+
+    /// Backs up `options.source` into `repository` and returns the new snapshot.
+    ///
+    /// Unreadable items are reported through `options.warning`, left out, and flagged in the
+    /// result (exit code 3). A failing source command, a storage error or cancellation throws
+    /// and writes no snapshot; packs already stored are kept for the next run to reuse.
+    public static func run(_ repository: Repository, options: BackupOptions) throws -> BackupResult {
+        try Backup(repository: repository, options: options).run()
+    }
+
+    private func run() throws -> BackupResult {
+        let start = Node.Timestamp.now()
+        let (snapshots, _) = try repository.snapshots()
+        let parent = try selectParent(from: snapshots)
+        let finished = Mutex(false)
+        let progressThread = options.progress.map { report in
+            BackgroundThread(name: "progress") { [self] in
+                while !finished.withLock({ $0 }) {
+                    usleep(250_000)
+                    let snapshot = counters.withLock { ($0.filesProcessed, $0.bytesProcessed, $0.currentPath) }
+                    report(BackupProgress(secondsElapsed: Node.Timestamp.now().seconds(since: start),
+                                          filesProcessed: snapshot.0, bytesProcessed: snapshot.1,
+                                          bytesAdded: storage.counts.dataAdded,
+                                          currentPath: String(decoding: snapshot.2, as: UTF8.self)))
+                }
+            }
+        }
+        defer {
+            finished.withLock { $0 = true }
+            progressThread?.wait()
+        }
+
+        let paths: [String]
+        let command: [String]?
+        do {
+            switch options.source {
+            case .paths(let given):
+                paths = try Backup.normalize(given)
+                command = nil
+                try backUpFiles(paths, parentTree: parent?.snapshot.treeID)
+            case .command(let arguments, let filename):
+                paths = [filename]
+                command = arguments
+                try backUpCommand(arguments, filename: filename)
+            }
+            try storage.finish()
+        } catch {
+            jobs.close()
+            storage.abandon()
+            throw error
+        }
+        guard let root = assembler.rootTree else {
+            throw RepositoryError(.io, "backup ended without a root tree (internal error); nothing was committed")
+        }
+        if options.isCancelled() {
+            throw RepositoryError(.interrupted, "backup interrupted; no snapshot was written (stored data is reused by the next run)")
+        }
+
+        let end = Node.Timestamp.now()
+        let blobCounts = storage.counts
+        let directoryCounts = assembler.directoryCounts
+        let (fileCounts, warnings) = counters.withLock { counters in
+            ((counters.filesNew, counters.filesChanged, counters.filesUnmodified, counters.filesProcessed, counters.bytesProcessed),
+             counters.warnings)
+        }
+        let summary = Snapshot.Summary(
+            backupStart: start.rfc3339, backupEnd: end.rfc3339,
+            filesNew: fileCounts.0, filesChanged: fileCounts.1, filesUnmodified: fileCounts.2,
+            directoriesNew: directoryCounts.new, directoriesChanged: directoryCounts.changed,
+            directoriesUnmodified: directoryCounts.unmodified,
+            dataBlobs: blobCounts.dataBlobs, treeBlobs: blobCounts.treeBlobs,
+            dataAdded: blobCounts.dataAdded, dataAddedPacked: blobCounts.dataAddedPacked,
+            totalFilesProcessed: fileCounts.3, totalBytesProcessed: fileCounts.4,
+            errors: warnings.filter { $0.kind == .unreadable }.count)
+        let snapshot = Snapshot(
+            time: start.rfc3339, host: options.host, username: currentUserName(), paths: paths,
+            tags: options.tags, tree: root.hex, parent: parent?.id.hex,
+            sourceKind: command == nil ? "files" : "command", command: command, policy: options.policy,
+            excludes: options.excludes.isEmpty ? nil : options.excludes,
+            programVersion: Repository.programVersion, summary: summary)
+        let id = try repository.saveSnapshot(snapshot)
+        return BackupResult(snapshotID: id, snapshot: snapshot, summary: summary, warnings: warnings,
+                            secondsElapsed: end.seconds(since: start))
+    }
+
+    // MARK: - Parent
+
+    private func selectParent(from snapshots: [SnapshotEntry]) throws -> SnapshotEntry? {
+        switch options.parent {
+        case .none:
+            return nil
+        case .snapshot(let spec):
+            return try repository.findSnapshot(spec, in: snapshots)
+        case .automatic:
+            guard case .paths(let given) = options.source else { return nil }
+            let paths = try Backup.normalize(given)
+            return snapshots.last { $0.snapshot.host == options.host && $0.snapshot.paths == paths && $0.snapshot.sourceKind == "files" }
+        }
+    }
+
+    // MARK: - Paths
+
+    /// Absolute paths without `.`/`..`/double slashes, sorted, with paths inside other given
+    /// paths dropped (they are backed up as part of their ancestor).
+    static func normalize(_ given: [String]) throws -> [String] {
+        guard !given.isEmpty else {
+            throw RepositoryError(.invalidArgument, "no paths to back up; give at least one file or directory")
+        }
+        var cwd = [CChar](repeating: 0, count: 4096)
+        let base = getcwd(&cwd, cwd.count).map { String(cString: $0) } ?? "/"
+        var result: [String] = []
+        for path in given {
+            guard !path.isEmpty else { throw RepositoryError(.invalidArgument, "an empty path was given") }
+            let absolute = path.hasPrefix("/") ? path : base + "/" + path
+            var parts: [Substring] = []
+            for part in absolute.split(separator: "/") {
+                if part == "." { continue }
+                if part == ".." { _ = parts.popLast(); continue }
+                parts.append(part)
+            }
+            result.append("/" + parts.joined(separator: "/"))
+        }
+        result = Array(Set(result)).sorted()
+        return result.filter { path in
+            !result.contains { other in other != path && (other == "/" || path.hasPrefix(other + "/")) }
+        }
+    }
+
+    // MARK: - Files
+
+    private func backUpFiles(_ paths: [String], parentTree: BlobID?) throws {
+        for path in paths {
+            var info = stat()
+            guard lstat(path, &info) == 0 else {
+                throw RepositoryError(.invalidArgument, "\(path): \(String(cString: strerror(errno))); check the path")
+            }
+        }
+        let workers = (0..<options.workers).map { number in
+            BackgroundThread(name: "backup.\(number)") { [self] in work() }
+        }
+        defer {
+            jobs.close()
+            for worker in workers { worker.wait() }
+        }
+        let previousRoot = try parentTree.map { try repository.loadTree($0) }
+        let root = assembler.open(Node(name: [], kind: .directory), parent: nil, slot: 0, previousSubtree: parentTree)
+        try addPrefixes(of: paths.map { Array($0.utf8.dropFirst()) }, under: [], directory: root, previous: previousRoot)
+        try assembler.finishListing(root)
+    }
+
+    /// Adds the given paths under `prefix` (e.g. for /usr/share/doc: the directory `usr`, in
+    /// it `share`, in it `doc` with everything below), each level with its real metadata.
+    private func addPrefixes(of relativePaths: [[UInt8]], under prefix: [UInt8], directory: TreeAssembler.Handle,
+                             previous: Tree?) throws {
+        var groups: [[UInt8]: [[UInt8]]] = [:]
+        var order: [[UInt8]] = []
+        for path in relativePaths {
+            let parts = path.split(separator: UInt8(ascii: "/"), maxSplits: 1)
+            let first = parts.isEmpty ? [] : Array(parts[0])
+            if groups[first] == nil { order.append(first) }
+            groups[first, default: []].append(parts.count > 1 ? Array(parts[1]) : [])
+        }
+        if order == [[]] {
+            // The path is "/" itself: its children are the root's children.
+            try walkDirectoryContents(path: [UInt8(ascii: "/")], directory: directory, previous: previous, device: nil)
+            return
+        }
+        for name in order {
+            let path = prefix + [UInt8(ascii: "/")] + name
+            let rest = groups[name]!.filter { !$0.isEmpty }
+            let info = try FileMetadata.status(of: path)
+            let node = FileMetadata.node(name: name, path: path, info: info, warn: { self.warn(.unreadable, path, $0) })
+            let previousNode = previous?.nodes.first { $0.name == name }
+            if rest.isEmpty {
+                try addEntry(node, path: path, info: info, directory: directory, previous: previousNode, device: nil)
+            } else {
+                guard node.kind == .directory else {
+                    throw RepositoryError(.invalidArgument, "\(String(decoding: path, as: UTF8.self)) is not a directory")
+                }
+                let slot = assembler.reserveSlot(in: directory)
+                let child = assembler.open(node, parent: directory, slot: slot, previousSubtree: previousNode?.subtree)
+                let previousTree = try previousNode?.subtree.map { try repository.loadTree($0) }
+                try addPrefixes(of: rest, under: path, directory: child, previous: previousTree)
+                try assembler.finishListing(child)
+            }
+        }
+    }
+
+    private func walkDirectoryContents(path: [UInt8], directory: TreeAssembler.Handle, previous: Tree?, device: UInt64?) throws {
+        let names: [[UInt8]]
+        do {
+            names = try FileMetadata.directoryEntries(path)
+        } catch {
+            warn(.unreadable, path, "\(error)")
+            return
+        }
+        var previousNodes: [[UInt8]: Node] = [:]
+        if let previous {
+            previousNodes.reserveCapacity(previous.nodes.count)
+            for node in previous.nodes { previousNodes[node.name] = node }
+        }
+        for name in names {
+            if options.isCancelled() {
+                throw RepositoryError(.interrupted, "backup interrupted; no snapshot was written")
+            }
+            try storage.failure.throwIfSet()
+            let childPath = joinPath(path, name)
+            if excludes.excludes(path: childPath, name: name) { continue }
+            let info: stat
+            do {
+                info = try FileMetadata.status(of: childPath)
+            } catch {
+                warn(.unreadable, childPath, "\(error)")
+                continue
+            }
+            let node = FileMetadata.node(name: name, path: childPath, info: info, warn: { self.warn(.unreadable, childPath, $0) })
+            try addEntry(node, path: childPath, info: info, directory: directory, previous: previousNodes[name], device: device)
+        }
+    }
+
+    private func addEntry(_ node: Node, path: [UInt8], info: stat, directory: TreeAssembler.Handle, previous: Node?,
+                          device: UInt64?) throws {
+        let slot = assembler.reserveSlot(in: directory)
+        switch node.kind {
+        case .directory:
+            let child = assembler.open(node, parent: directory, slot: slot, previousSubtree: previous?.subtree)
+            let rootDevice = device ?? node.device
+            if options.oneFileSystem && node.device != rootDevice {
+                // A mount point: recorded, its contents are on another file system.
+            } else {
+                let previousTree: Tree?
+                do {
+                    previousTree = try previous?.subtree.map { try repository.loadTree($0) }
+                } catch {
+                    previousTree = nil  // an unreadable parent tree only costs re-reading
+                }
+                try walkDirectoryContents(path: path, directory: child, previous: previousTree, device: rootDevice)
+            }
+            try assembler.finishListing(child)
+        case .file:
+            if let previous, node.hasSameContentMetadata(as: previous),
+               previous.content.allSatisfy({ repository.contains($0) }) {
+                var unchanged = node
+                unchanged.content = previous.content
+                counters.withLock { counters in
+                    counters.filesUnmodified += 1
+                    counters.filesProcessed += 1
+                    counters.bytesProcessed += node.size
+                }
+                try assembler.fill(directory, slot: slot, with: unchanged)
+            } else {
+                jobs.push(FileJob(path: path, node: node, directory: directory, slot: slot, isNew: previous == nil))
+            }
+        default:
+            try assembler.fill(directory, slot: slot, with: node)
+        }
+    }
+
+    // MARK: - Workers
+
+    private func work() {
+        let writer: ContentWriter
+        do {
+            writer = try ContentWriter(storage: storage)
+        } catch {
+            storage.failure.record(error)
+            while jobs.pop() != nil {}
+            return
+        }
+        while let job = jobs.pop() {
+            if storage.failure.value != nil { continue }
+            do {
+                try assembler.fill(job.directory, slot: job.slot, with: read(job, writer: writer))
+            } catch {
+                storage.failure.record(error)
+            }
+        }
+        do {
+            try writer.flush()
+        } catch {
+            storage.failure.record(error)
+        }
+    }
+
+    /// Reads one file; returns its node with content, or `nil` if it could not be read.
+    private func read(_ job: FileJob, writer: ContentWriter) throws -> Node? {
+        counters.withLock { $0.currentPath = job.path }
+        var descriptor = withCPath(job.path) { open($0, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | CShims_O_NOATIME()) }
+        if descriptor < 0 && errno == EPERM {
+            descriptor = withCPath(job.path) { open($0, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
+        }
+        guard descriptor >= 0 else {
+            warn(.unreadable, job.path, "\(SystemCallError("open", job.path))")
+            return nil
+        }
+        defer { close(descriptor) }
+        var before = stat()
+        fstat(descriptor, &before)
+        let stored: ContentWriter.Stored
+        do {
+            stored = try writer.store(descriptor: descriptor, path: job.path)
+        } catch let error as SystemCallError {
+            warn(.unreadable, job.path, "\(error)")
+            return nil
+        }
+        var after = stat()
+        fstat(descriptor, &after)
+        var node = job.node
+        node.content = stored.content
+        node.size = stored.bytes
+        node.modificationTime = Node.Timestamp(seconds: Int64(before.st_mtim.tv_sec), nanoseconds: UInt32(before.st_mtim.tv_nsec))
+        node.changeTime = Node.Timestamp(seconds: Int64(before.st_ctim.tv_sec), nanoseconds: UInt32(before.st_ctim.tv_nsec))
+        node.inode = UInt64(before.st_ino)
+        if before.st_mtim.tv_sec != after.st_mtim.tv_sec || before.st_mtim.tv_nsec != after.st_mtim.tv_nsec
+            || before.st_ctim.tv_sec != after.st_ctim.tv_sec || before.st_ctim.tv_nsec != after.st_ctim.tv_nsec
+            || Int(before.st_size) != Int(stored.bytes) {
+            warn(.changedWhileReading, job.path, "file changed while it was read; the snapshot holds what was read")
+            // Make the files cache read it again next time.
+            node.changeTime = Node.Timestamp(seconds: 0, nanoseconds: 0)
+        }
+        counters.withLock { counters in
+            if job.isNew { counters.filesNew += 1 } else { counters.filesChanged += 1 }
+            counters.filesProcessed += 1
+            counters.bytesProcessed += stored.bytes
+        }
+        return node
+    }
+
+    private func warn(_ kind: BackupWarning.Kind, _ path: [UInt8], _ message: String) {
+        let warning = BackupWarning(kind: kind, path: String(decoding: path, as: UTF8.self), message: message)
+        counters.withLock { $0.warnings.append(warning) }
+        options.warning?(warning)
+    }
+
+    // MARK: - Command output
+
+    private func backUpCommand(_ arguments: [String], filename: String) throws {
+        guard !arguments.isEmpty else {
+            throw RepositoryError(.invalidArgument, "--stdin-from-command needs a command after '--'")
+        }
+        guard !filename.isEmpty, !filename.contains("/"), filename != ".", filename != ".." else {
+            throw RepositoryError(.invalidArgument, "--stdin-filename '\(filename)' must be a plain file name without '/'")
+        }
+        let process = try ChildProcess(arguments: arguments)
+        let writer = try ContentWriter(storage: storage)
+        let stored: ContentWriter.Stored
+        do {
+            stored = try writer.store(descriptor: process.output, path: Array(filename.utf8))
+        } catch {
+            process.terminate()
+            _ = process.wait()
+            throw error
+        }
+        let status = process.wait()
+        guard status == 0 else {
+            throw RepositoryError(.sourceFailed, "command '\(arguments.joined(separator: " "))' \(ChildProcess.describe(status)); no snapshot was written")
+        }
+        if options.isCancelled() {
+            throw RepositoryError(.interrupted, "backup interrupted; no snapshot was written")
+        }
+        try writer.flush()
+        let now = Node.Timestamp.now()
+        var node = Node(name: Array(filename.utf8), kind: .file)
+        node.mode = 0o600
+        node.uid = getuid()
+        node.gid = getgid()
+        node.user = UserNames.shared.user(node.uid) ?? ""
+        node.group = UserNames.shared.group(node.gid) ?? ""
+        node.modificationTime = now
+        node.accessTime = now
+        node.changeTime = now
+        node.size = stored.bytes
+        node.content = stored.content
+        counters.withLock { counters in
+            counters.filesNew += 1
+            counters.filesProcessed += 1
+            counters.bytesProcessed += stored.bytes
+        }
+        let root = assembler.open(Node(name: [], kind: .directory), parent: nil, slot: 0, previousSubtree: nil)
+        let slot = assembler.reserveSlot(in: root)
+        try assembler.fill(root, slot: slot, with: node)
+        try assembler.finishListing(root)
+    }
+}

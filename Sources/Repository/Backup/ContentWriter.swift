@@ -1,0 +1,106 @@
+import Chunking
+import Glibc
+import Sealing
+
+/// One worker's view of the write path: reads a byte stream, cuts it into chunks, ids each
+/// one, and seals the new ones into the worker's own data pack. Owned by one thread.
+final class ContentWriter {
+    private let storage: BlobStorage
+    private let sealer: BlobSealer
+    private let chunker: any Chunker
+    private var pack: PackBuilder
+    private let packSize: Int
+    /// A reused read buffer of twice the largest chunk, so a cut never needs more than one refill.
+    private let buffer: UnsafeMutableRawBufferPointer
+
+    init(storage: BlobStorage) throws {
+        self.storage = storage
+        let repository = storage.repository
+        sealer = try repository.makeSealer()
+        chunker = try repository.makeChunker()
+        packSize = repository.config.packSize
+        pack = PackBuilder(type: .data, capacity: packSize)
+        buffer = .allocate(byteCount: 2 * chunker.maximumSize, alignment: 4096)
+    }
+
+    deinit { buffer.deallocate() }
+
+    /// What reading one stream gave.
+    struct Stored {
+        var content: [BlobID] = []
+        var bytes: UInt64 = 0
+    }
+
+    /// Reads `descriptor` to its end and stores its content. Throws the read error
+    /// (`SystemCallError`) or a storage error.
+    func store(descriptor: Int32, path: [UInt8]) throws -> Stored {
+        var result = Stored()
+        var start = 0
+        var end = 0
+        var endOfInput = false
+        while true {
+            // Refill until at least one maximum chunk is available or the input ends.
+            if !endOfInput && end - start < chunker.maximumSize {
+                if start > 0 {
+                    if end > start { memmove(buffer.baseAddress!, buffer.baseAddress! + start, end - start) }
+                    end -= start
+                    start = 0
+                }
+                while end < buffer.count {
+                    let count = read(descriptor, buffer.baseAddress! + end, buffer.count - end)
+                    if count < 0 {
+                        if errno == EINTR { continue }
+                        throw SystemCallError("read", path)
+                    }
+                    if count == 0 {
+                        endOfInput = true
+                        break
+                    }
+                    end += count
+                    if end - start >= chunker.maximumSize { break }
+                }
+            }
+            if start == end && endOfInput { break }
+            if start == end { continue }
+            let available = UnsafeRawBufferPointer(rebasing: buffer[start..<end])
+            let cut = chunker.cutPoint(in: available, isEndOfInput: endOfInput)
+            let chunk = UnsafeRawBufferPointer(rebasing: available[0..<cut])
+            try add(chunk, to: &result)
+            start += cut
+        }
+        return result
+    }
+
+    private func add(_ chunk: UnsafeRawBufferPointer, to result: inout Stored) throws {
+        let id = sealer.id(of: chunk)
+        result.content.append(id)
+        result.bytes += UInt64(chunk.count)
+        guard storage.claim(id) else { return }
+        let before = pack.count
+        try pack.add(chunk, id: id, sealer: sealer)
+        storage.countAdded(type: .data, plaintext: chunk.count, stored: pack.count - before)
+        if pack.count >= packSize {
+            storage.submit(try pack.finish(sealer: sealer))
+        }
+    }
+
+    /// Hands the partly filled pack to the uploader.
+    func flush() throws {
+        if !pack.isEmpty {
+            storage.submit(try pack.finish(sealer: sealer))
+        }
+    }
+}
+
+extension Repository {
+    /// The chunker the config describes, keyed with the master key's chunker key.
+    func makeChunker() throws -> any Chunker {
+        let settings = config.chunker
+        switch settings.algorithm {
+        case "fixed":
+            return FixedSizeChunker(size: settings.averageSize)
+        default:
+            return FastCDC(parameters: settings.parameters, gear: GearTable(key: masterKey.chunkerKey))
+        }
+    }
+}

@@ -1,0 +1,395 @@
+import Chunking
+import FoundationEssentials
+import Glibc
+import ObjectStore
+import Sealing
+import Synchronization
+
+/// An opened repository (DESIGN §2): its config, the master key, and the in-memory index.
+///
+/// Safe to share between threads. Readers list snapshots before loading the index, so every
+/// blob a listed snapshot needs is already in an index file they read.
+public final class Repository: Sendable {
+    public let store: any ObjectStore
+    public let config: RepositoryConfig
+    public let masterKey: MasterKey
+    /// The key file that opened the repository.
+    public let keyID: String
+
+    let index = Mutex(MasterIndex())
+    /// Index files that could not be read, with the reason; `check` reports them.
+    let damagedIndexFiles = Mutex<[(key: String, reason: String)]>([])
+    private let sealers = Mutex<[PooledSealer]>([])
+    private let treeCache = Mutex<[BlobID: Tree]>([:])
+
+    public static let programVersion = "lifeboat 0.1.0"
+
+    private init(store: any ObjectStore, config: RepositoryConfig, masterKey: MasterKey, keyID: String) {
+        self.store = store
+        self.config = config
+        self.masterKey = masterKey
+        self.keyID = keyID
+    }
+
+    // MARK: - Creating and opening
+
+    /// Creation settings for `init`.
+    public struct Settings: Sendable {
+        public var chunker = RepositoryConfig.ChunkerSettings(
+            algorithm: "fastcdc", minimumSize: ChunkerParameters.default.minimumSize,
+            averageSize: ChunkerParameters.default.averageSize, maximumSize: ChunkerParameters.default.maximumSize)
+        public var compressionLevel: Int32 = 3
+        public var packSize = 16 << 20
+        /// `nil` calibrates scrypt on this machine (about half a second per derivation).
+        public var scrypt: ScryptParameters?
+
+        public init() {}
+    }
+
+    /// Creates a new repository in an empty store, with one key for `password`.
+    public static func initialize(store: any ObjectStore, password: [UInt8], settings: Settings = Settings()) throws -> Repository {
+        if try store.size(of: "config") != nil {
+            throw RepositoryError(.alreadyExists, "\(store.location): a repository already exists here; use it, or choose another location")
+        }
+        let config = RepositoryConfig(version: RepositoryConfig.currentVersion, id: SecureRandom.bytes(count: 32).hexString,
+                                      chunker: settings.chunker, compressionLevel: settings.compressionLevel,
+                                      packSize: settings.packSize)
+        try config.validate()
+        let masterKey = MasterKey.generate()
+        let parameters = try settings.scrypt ?? ScryptParameters.calibrated()
+        let keyID = try addKey(to: store, masterKey: masterKey, password: password, parameters: parameters)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try store.put(Array(try encoder.encode(config)), as: "config")
+        return Repository(store: store, config: config, masterKey: masterKey, keyID: keyID)
+    }
+
+    /// Opens the repository with `password`: reads `config`, then tries every key file.
+    ///
+    /// Throws `.noRepository` when there is no `config`, `.wrongPassword` when no key opens.
+    public static func open(store: any ObjectStore, password: [UInt8]) throws -> Repository {
+        let config = try readConfig(store: store)
+        for key in try keyIDs(in: store) {
+            let file = try readKeyFile(store: store, id: key)
+            if let masterKey = try file.unwrap(password: password, what: "key \(key)") {
+                return Repository(store: store, config: config, masterKey: masterKey, keyID: key)
+            }
+        }
+        throw RepositoryError(.wrongPassword, "\(store.location): wrong password: no key file opens with it; check LIFEBOAT_PASSWORD_FILE, LIFEBOAT_PASSWORD_COMMAND or LIFEBOAT_PASSWORD")
+    }
+
+    static func readConfig(store: any ObjectStore) throws -> RepositoryConfig {
+        let bytes: [UInt8]
+        do {
+            bytes = try store.get("config")
+        } catch let error as ObjectStoreError where error.code == .notFound {
+            throw RepositoryError(.noRepository, "\(store.location): no repository here (no config object); create one with 'lifeboat init --repo \(store.location)' or check --repo / LIFEBOAT_REPOSITORY", cause: error)
+        }
+        let config: RepositoryConfig
+        do {
+            config = try JSONDecoder().decode(RepositoryConfig.self, from: Data(bytes))
+        } catch {
+            throw RepositoryError(.corrupted, "\(store.location)/config: not a valid lifeboat config (\(error)); is this a lifeboat repository?", cause: error)
+        }
+        try config.validate()
+        return config
+    }
+
+    // MARK: - Keys
+
+    static func keyIDs(in store: any ObjectStore) throws -> [String] {
+        try store.list(prefix: "keys/").map { String($0.key.dropFirst("keys/".count)) }.sorted()
+    }
+
+    static func readKeyFile(store: any ObjectStore, id: String) throws -> KeyFile {
+        let bytes = try store.get("keys/\(id)")
+        do {
+            return try JSONDecoder().decode(KeyFile.self, from: Data(bytes))
+        } catch {
+            throw RepositoryError(.corrupted, "\(store.location)/keys/\(id): not a valid key file (\(error)); remove it with 'lifeboat key remove \(id.prefix(8))' from another key", cause: error)
+        }
+    }
+
+    @discardableResult
+    static func addKey(to store: any ObjectStore, masterKey: MasterKey, password: [UInt8], parameters: ScryptParameters) throws -> String {
+        let file = try KeyFile.wrap(masterKey, password: password, parameters: parameters,
+                                    host: currentHostName(), username: currentUserName())
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let bytes = Array(try encoder.encode(file))
+        let id = SHA256.hash(bytes).hex
+        try store.put(bytes, as: "keys/\(id)")
+        return id
+    }
+
+    /// Adds a key file for `password`; returns its id.
+    public func addKey(password: [UInt8]) throws -> String {
+        let current = try Repository.readKeyFile(store: store, id: keyID)
+        return try Repository.addKey(to: store, masterKey: masterKey, password: password, parameters: current.scryptParameters)
+    }
+
+    /// The key files with their metadata, sorted by id.
+    public func keys() throws -> [(id: String, file: KeyFile)] {
+        try Repository.keyIDs(in: store).map { ($0, try Repository.readKeyFile(store: store, id: $0)) }
+    }
+
+    /// Resolves a unique key id prefix.
+    public func resolveKey(_ prefix: String) throws -> String {
+        let matches = try Repository.keyIDs(in: store).filter { $0.hasPrefix(prefix) }
+        guard matches.count == 1 else {
+            throw RepositoryError(matches.isEmpty ? .notFound : .invalidArgument,
+                                  matches.isEmpty ? "no key '\(prefix)'; see 'lifeboat key list'" : "key prefix '\(prefix)' is ambiguous; give more characters")
+        }
+        return matches[0]
+    }
+
+    /// Removes a key file; refuses to remove the key in use or the last key.
+    public func removeKey(_ id: String) throws {
+        guard id != keyID else {
+            throw RepositoryError(.invalidArgument, "key \(id.prefix(8)) is the one opening the repository now; open with another password to remove it")
+        }
+        try store.delete("keys/\(id)")
+    }
+
+    /// Replaces the current key with one for `newPassword` (the old key file is removed
+    /// only after the new one is stored, so a failure never leaves the repository without a key).
+    public func changePassword(to newPassword: [UInt8]) throws -> String {
+        let newID = try addKey(password: newPassword)
+        try store.delete("keys/\(keyID)")
+        return newID
+    }
+
+    // MARK: - Sealing contexts
+
+    /// Runs `body` with a sealer from a small pool; sealers hold C contexts that are costly to make.
+    func withSealer<R>(_ body: (BlobSealer) throws -> R) throws -> R {
+        let pooled = try sealers.withLock { $0.popLast() } ?? PooledSealer(sealer: makeSealer())
+        defer { sealers.withLock { if $0.count < 8 { $0.append(pooled) } } }
+        return try body(pooled.sealer)
+    }
+
+    func makeSealer() throws -> BlobSealer {
+        try BlobSealer(masterKey: masterKey, compressionLevel: config.compressionLevel)
+    }
+
+    // MARK: - Index
+
+    /// Loads every index file into memory. A file that cannot be read is recorded in
+    /// `damagedIndexFiles` and skipped, so restore of what is still indexed keeps working.
+    public func loadIndex() throws {
+        let files = try store.list(prefix: "index/")
+        let decoded = Mutex<[IndexFile]>([])
+        let queue = BoundedQueue<String>(capacity: max(1, files.count))
+        for file in files { queue.push(file.key) }
+        queue.close()
+        let failure = FirstError()
+        runThreads(count: 2, name: "index") { _ in
+            while let key = queue.pop() {
+                do {
+                    let file = try self.readIndexFile(key)
+                    decoded.withLock { $0.append(file) }
+                } catch let error as RepositoryError where error.code == .corrupted {
+                    self.damagedIndexFiles.withLock { $0.append((key, error.message)) }
+                } catch {
+                    failure.record(error)
+                }
+            }
+        }
+        try failure.throwIfSet()
+        let all = decoded.withLock { $0 }
+        index.withLock { index in
+            index.reserve(additional: all.reduce(0) { $0 + $1.packs.reduce(0) { $0 + $1.blobs.count } })
+            for file in all {
+                for pack in file.packs {
+                    index.add(packID: pack.id, type: pack.type, size: pack.size, blobs: pack.blobs)
+                }
+            }
+        }
+    }
+
+    func readIndexFile(_ key: String) throws -> IndexFile {
+        let stored = try store.get(key)
+        let name = String(key.dropFirst("index/".count))
+        guard SHA256.hash(stored).hex == name else {
+            throw RepositoryError(.corrupted, "\(key): checksum mismatch (stored bytes corrupted); run 'lifeboat check'")
+        }
+        let plaintext: [UInt8]
+        do {
+            plaintext = try withSealer { try $0.openObject(stored, type: ObjectType.index.rawValue) }
+        } catch {
+            throw RepositoryError(.corrupted, "\(key): does not authenticate (\(error))", cause: error)
+        }
+        return try IndexFile(decoding: plaintext, what: key)
+    }
+
+    /// Stores an index file for `packs`; call only after the packs themselves are stored.
+    func writeIndex(_ packs: [IndexFile.Pack]) throws {
+        guard !packs.isEmpty else { return }
+        let stored = try withSealer { try $0.sealObject(IndexFile(packs: packs).encoded(), type: ObjectType.index.rawValue) }
+        try putIgnoringDuplicate(stored, as: "index/\(SHA256.hash(stored).hex)")
+    }
+
+    public func location(of id: BlobID) -> BlobLocation? { index.withLock { $0.location(of: id) } }
+
+    public func contains(_ id: BlobID) -> Bool { index.withLock { $0.contains(id) } }
+
+    /// Number of blobs indexed.
+    public var indexedBlobCount: Int { index.withLock { $0.count } }
+
+    /// Memory the in-memory index uses per blob, in bytes.
+    public var indexBytesPerBlob: Double { index.withLock { $0.bytesPerBlob } }
+
+    /// Stores an object whose name is its content hash: if it already exists with the same
+    /// size, the earlier identical write won and this one has nothing to do.
+    func putIgnoringDuplicate(_ bytes: [UInt8], as key: String) throws {
+        do {
+            try store.put(bytes, as: key)
+        } catch let error as ObjectStoreError where error.code == .alreadyExists {
+            guard try store.size(of: key) == bytes.count else {
+                throw RepositoryError(.corrupted, "\(key) exists with a different size than its content hash implies; run 'lifeboat check --read-data'", cause: error)
+            }
+        }
+    }
+
+    // MARK: - Blobs and trees
+
+    /// Reads, authenticates and decompresses one blob.
+    public func readBlob(_ id: BlobID, type: BlobType) throws -> [UInt8] {
+        guard let location = location(of: id) else {
+            throw RepositoryError(.notFound, "\(type) blob \(id.shortHex) is not in the index (missing data); run 'lifeboat check'")
+        }
+        return try readBlob(id, at: location)
+    }
+
+    func readBlob(_ id: BlobID, at location: BlobLocation) throws -> [UInt8] {
+        let key = packKey(location.pack, type: location.type)
+        let stored: [UInt8]
+        do {
+            stored = try store.get(key, range: location.offset..<(location.offset + location.storedLength))
+        } catch let error as ObjectStoreError where error.code == .notFound || error.code == .shortRead {
+            throw RepositoryError(.corrupted, "pack \(location.pack.shortHex) (\(key)) holding \(location.type) blob \(id.shortHex): \(error.message); run 'lifeboat check'", cause: error)
+        }
+        return try openBlob(stored[...], id: id, location: location)
+    }
+
+    func openBlob(_ stored: ArraySlice<UInt8>, id: BlobID, location: BlobLocation) throws -> [UInt8] {
+        do {
+            return try withSealer { sealer in
+                try stored.withUnsafeBytes {
+                    try sealer.open($0, id: id, type: location.type.rawValue, plaintextLength: location.plaintextLength)
+                }
+            }
+        } catch {
+            throw RepositoryError(.corrupted, "\(location.type) blob \(id.shortHex) in pack \(location.pack.shortHex): does not authenticate (stored bytes corrupted); run 'lifeboat check --read-data'", cause: error)
+        }
+    }
+
+    /// Loads and decodes a tree blob (cached: trees are read again and again by restore and diff).
+    public func loadTree(_ id: BlobID) throws -> Tree {
+        if let cached = treeCache.withLock({ $0[id] }) { return cached }
+        let tree = try Tree(decoding: readBlob(id, type: .tree), what: "tree \(id.shortHex)")
+        treeCache.withLock { cache in
+            if cache.count > 4096 { cache.removeAll(keepingCapacity: true) }
+            cache[id] = tree
+        }
+        return tree
+    }
+
+    // MARK: - Snapshots
+
+    /// Every readable snapshot, oldest first. Unreadable ones are returned in `damaged`.
+    public func snapshots() throws -> (snapshots: [SnapshotEntry], damaged: [(key: String, reason: String)]) {
+        let objects = try store.list(prefix: "snapshots/")
+        var result: [SnapshotEntry] = []
+        var damaged: [(String, String)] = []
+        for object in objects {
+            do {
+                result.append(try readSnapshot(key: object.key))
+            } catch let error as RepositoryError where error.code == .corrupted {
+                damaged.append((object.key, error.message))
+            }
+        }
+        result.sort { ($0.snapshot.timestamp, $0.id) < ($1.snapshot.timestamp, $1.id) }
+        return (result, damaged)
+    }
+
+    func readSnapshot(key: String) throws -> SnapshotEntry {
+        let name = String(key.dropFirst("snapshots/".count))
+        guard let id = BlobID(hex: name) else {
+            throw RepositoryError(.corrupted, "\(key): not a snapshot name")
+        }
+        let stored = try store.get(key)
+        guard SHA256.hash(stored) == id else {
+            throw RepositoryError(.corrupted, "\(key): checksum mismatch (stored bytes corrupted)")
+        }
+        do {
+            let plaintext = try withSealer { try $0.openObject(stored, type: ObjectType.snapshot.rawValue) }
+            return SnapshotEntry(id: id, snapshot: try JSONDecoder().decode(Snapshot.self, from: Data(plaintext)))
+        } catch {
+            throw RepositoryError(.corrupted, "\(key): does not authenticate or decode (\(error))", cause: error)
+        }
+    }
+
+    /// Stores a snapshot create-only: the commit point of a backup.
+    public func saveSnapshot(_ snapshot: Snapshot) throws -> BlobID {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let plaintext = Array(try encoder.encode(snapshot))
+        let stored = try withSealer { try $0.sealObject(plaintext, type: ObjectType.snapshot.rawValue) }
+        let id = SHA256.hash(stored)
+        try store.put(stored, as: "snapshots/\(id.hex)")
+        return id
+    }
+
+    /// Finds a snapshot by `latest` or a unique id prefix; `filter` narrows `latest`.
+    public func findSnapshot(_ spec: String, in snapshots: [SnapshotEntry],
+                             filter: (Snapshot) -> Bool = { _ in true }) throws -> SnapshotEntry {
+        if spec == "latest" {
+            guard let latest = snapshots.last(where: { filter($0.snapshot) }) else {
+                throw RepositoryError(.notFound, "no snapshot matches 'latest'\(snapshots.isEmpty ? " (the repository has none yet)" : " with these filters"); see 'lifeboat snapshots'")
+            }
+            return latest
+        }
+        let matches = snapshots.filter { $0.id.hex.hasPrefix(spec.lowercased()) }
+        guard matches.count == 1, !spec.isEmpty else {
+            throw RepositoryError(matches.isEmpty ? .notFound : .invalidArgument,
+                                  matches.isEmpty ? "no snapshot '\(spec)'; see 'lifeboat snapshots'" : "snapshot prefix '\(spec)' matches \(matches.count) snapshots; give more characters")
+        }
+        return matches[0]
+    }
+}
+
+// MARK: - Helpers
+
+/// A sealer parked in the pool. A sealer's C contexts must not be used by two threads at
+/// once; the pool guarantees that by handing each one to a single caller under its lock,
+/// which the compiler cannot see, hence the unchecked conformance.
+private struct PooledSealer: @unchecked Sendable {
+    let sealer: BlobSealer
+}
+
+extension Array where Element == UInt8 {
+    /// Lowercase hex.
+    public var hexString: String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(count * 2)
+        for byte in self {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 15)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+/// This machine's host name.
+public func currentHostName() -> String {
+    var buffer = [CChar](repeating: 0, count: 256)
+    guard gethostname(&buffer, buffer.count) == 0 else { return "unknown" }
+    return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+/// The name of the user running lifeboat.
+public func currentUserName() -> String {
+    UserNames.shared.user(getuid()) ?? String(getuid())
+}

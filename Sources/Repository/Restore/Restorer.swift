@@ -1,0 +1,531 @@
+import CShims
+import Glibc
+import ObjectStore
+import Sealing
+import Synchronization
+
+/// Restores a snapshot, or a part of it, into a directory (DESIGN §1: snapshot → tree → blob
+/// locations → packs fetched in parallel, out of order → unseal → files written in place).
+///
+/// Never writes outside the target: entries with unsafe names (`..`, `/`, empty) are refused,
+/// existing symlinks in the way are replaced rather than followed, and files are opened with
+/// `O_NOFOLLOW`.
+public final class Restorer: Sendable {
+    private let repository: Repository
+    private let options: RestoreOptions
+    private let plan: Plan
+    private let state: Mutex<State>
+
+    /// One thing to create on disk.
+    private struct Planned: Sendable {
+        var path: [UInt8]
+        var node: Node
+        /// For a second name of a hard-linked file: the index of the first.
+        var linkTo: Int?
+    }
+
+    /// Where each blob goes: file index and byte offset.
+    private struct Target: Sendable {
+        var file: Int
+        var offset: UInt64
+    }
+
+    private struct Plan: Sendable {
+        var entries: [Planned] = []
+        var blobTargets: [BlobID: [Target]] = [:]
+        var packs: [BlobID: [BlobID]] = [:]
+        var blobsPerFile: [Int: Int] = [:]
+        var bytesTotal: UInt64 = 0
+        var filesTotal = 0
+    }
+
+    private struct State {
+        var remaining: [Int: Int] = [:]
+        var failedFiles: Set<Int> = []
+        var result = RestoreResult()
+        var filesDone = 0
+        var bytesDone: UInt64 = 0
+    }
+
+    // MARK: - Planning
+
+    private init(repository: Repository, snapshot: SnapshotEntry, options: RestoreOptions) throws {
+        self.repository = repository
+        self.options = options
+        guard let rootTree = snapshot.snapshot.treeID else {
+            throw RepositoryError(.corrupted, "snapshot \(snapshot.id.shortHex) has no valid tree id")
+        }
+        let walker = TreeWalker(repository: repository)
+        let start = try walker.node(at: options.subpath, in: rootTree)
+        let includes = try ExcludeFilter(patterns: options.includes)
+        let excludes = try ExcludeFilter(patterns: options.excludes)
+        var plan = Plan()
+        var errors: [String] = []
+        let target = Array(Restorer.absolute(options.target).utf8)
+        let subpathPrefix: [UInt8] = options.subpath.split(separator: "/").isEmpty
+            ? [] : Array(("/" + options.subpath.split(separator: "/").joined(separator: "/")).utf8)
+
+        var hardlinks: [[UInt64]: Int] = [:]
+        func add(_ node: Node, diskPath: [UInt8]) {
+            var planned = Planned(path: diskPath, node: node, linkTo: nil)
+            if node.kind == .file && node.linkCount > 1 {
+                let identity = [node.device, node.inode]
+                if let first = hardlinks[identity] {
+                    planned.linkTo = first
+                } else {
+                    hardlinks[identity] = plan.entries.count
+                }
+            }
+            if node.kind == .file && planned.linkTo == nil {
+                plan.filesTotal += 1
+                plan.bytesTotal += node.size
+            }
+            plan.entries.append(planned)
+        }
+
+        /// Returns whether anything at or below `node` was planned.
+        func visit(_ node: Node, snapshotPath: [UInt8], diskPath: [UInt8], selected: Bool) throws -> Bool {
+            let name = node.name
+            if excludes.excludes(path: snapshotPath, name: name) { return false }
+            let isSelected = selected || includes.patterns.isEmpty || includes.excludes(path: snapshotPath, name: name)
+            guard node.kind == .directory else {
+                if isSelected { add(node, diskPath: diskPath) }
+                return isSelected
+            }
+            let position = plan.entries.count
+            add(node, diskPath: diskPath)
+            var any = isSelected
+            if let subtree = node.subtree {
+                let tree: Tree
+                do {
+                    tree = try repository.loadTree(subtree)
+                } catch {
+                    errors.append("\(String(decoding: snapshotPath, as: UTF8.self)): contents not restored: \(error)")
+                    return any
+                }
+                for child in tree.nodes {
+                    guard Restorer.isSafe(child.name) else {
+                        errors.append("\(String(decoding: snapshotPath, as: UTF8.self)): refusing entry with unsafe name '\(child.displayName)'")
+                        continue
+                    }
+                    let childSnapshotPath = snapshotPath + [UInt8(ascii: "/")] + child.name
+                    if try visit(child, snapshotPath: childSnapshotPath, diskPath: joinPath(diskPath, child.name),
+                                 selected: isSelected) {
+                        any = true
+                    }
+                }
+            }
+            if !any {
+                plan.entries.removeSubrange(position...)
+            }
+            return any
+        }
+
+        if start.kind == .directory {
+            var root = start
+            root.name = []
+            _ = try visit(root, snapshotPath: subpathPrefix, diskPath: target, selected: false)
+            if let first = plan.entries.first, first.path == target, start.name.isEmpty {
+                // The snapshot root has no metadata of its own; leave the target's as it is.
+                plan.entries[0].node.mode = 0
+            }
+        } else {
+            _ = try visit(start, snapshotPath: subpathPrefix, diskPath: joinPath(target, start.name), selected: false)
+        }
+
+        for (index, entry) in plan.entries.enumerated() where entry.node.kind == .file && entry.linkTo == nil {
+            var offset: UInt64 = 0
+            for id in entry.node.content {
+                guard let location = repository.location(of: id) else {
+                    errors.append("\(String(decoding: entry.path, as: UTF8.self)): data blob \(id.shortHex) is missing from the index; the file is restored incomplete; run 'lifeboat check'")
+                    offset += 0
+                    continue
+                }
+                if plan.blobTargets[id] == nil {
+                    plan.packs[location.pack, default: []].append(id)
+                }
+                plan.blobTargets[id, default: []].append(Target(file: index, offset: offset))
+                plan.blobsPerFile[index, default: 0] += 1
+                offset += UInt64(location.plaintextLength)
+            }
+        }
+        self.plan = plan
+        var state = State()
+        state.remaining = plan.blobsPerFile
+        state.result.errors = errors
+        self.state = Mutex(state)
+    }
+
+    static func isSafe(_ name: [UInt8]) -> Bool {
+        !name.isEmpty && name != [46] && name != [46, 46] && !name.contains(UInt8(ascii: "/")) && !name.contains(0)
+    }
+
+    static func absolute(_ path: String) -> String {
+        if path.hasPrefix("/") { return path }
+        var cwd = [CChar](repeating: 0, count: 4096)
+        let base = getcwd(&cwd, cwd.count).map { String(cString: $0) } ?? "/"
+        return base + "/" + path
+    }
+
+    // MARK: - Running
+
+    /// Restores `snapshot` as `options` say.
+    public static func run(_ repository: Repository, snapshot: SnapshotEntry, options: RestoreOptions) throws -> RestoreResult {
+        let started = Node.Timestamp.now()
+        let restorer = try Restorer(repository: repository, snapshot: snapshot, options: options)
+        try restorer.createTarget()
+        try restorer.createEntries()
+        try restorer.writeContent(started: started)
+        restorer.createHardlinks()
+        restorer.finishDirectories()
+        if options.verify { restorer.verify() }
+        return restorer.state.withLock { state in
+            var result = state.result
+            result.secondsElapsed = Node.Timestamp.now().seconds(since: started)
+            return result
+        }
+    }
+
+    private func record(_ error: String) {
+        state.withLock { $0.result.errors.append(error) }
+        options.warning?(error)
+    }
+
+    private func createTarget() throws {
+        let target = Restorer.absolute(options.target)
+        var path = ""
+        for component in target.split(separator: "/") {
+            path += "/" + component
+            if mkdir(path, 0o700) != 0 && errno != EEXIST {
+                throw RepositoryError(.io, "cannot create target directory \(path): \(String(cString: strerror(errno)))")
+            }
+        }
+        var info = stat()
+        guard stat(target, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+            throw RepositoryError(.invalidArgument, "target \(target) is not a directory")
+        }
+    }
+
+    /// Makes room for a new entry at `path`: anything but a directory there is removed, so an
+    /// existing symlink is never followed.
+    private func clear(_ path: [UInt8], keepDirectory: Bool) -> Bool {
+        var info = stat()
+        let exists = withCPath(path) { lstat($0, &info) } == 0
+        guard exists else { return true }
+        if info.st_mode & S_IFMT == S_IFDIR {
+            if keepDirectory { return true }
+            record("\(String(decoding: path, as: UTF8.self)): a directory is in the way; not replaced")
+            return false
+        }
+        guard withCPath(path, { unlink($0) }) == 0 else {
+            record("\(SystemCallError("unlink", path))")
+            return false
+        }
+        return true
+    }
+
+    private func createEntries() throws {
+        for (index, entry) in plan.entries.enumerated() {
+            if options.isCancelled() { throw RepositoryError(.interrupted, "restore interrupted") }
+            let path = entry.path
+            let node = entry.node
+            switch node.kind {
+            case .directory:
+                guard clear(path, keepDirectory: true) else { continue }
+                if withCPath(path, { mkdir($0, 0o700) }) != 0 && errno != EEXIST {
+                    record("\(SystemCallError("mkdir", path))")
+                    continue
+                }
+                state.withLock { $0.result.directories += 1 }
+            case .file:
+                if entry.linkTo != nil { continue }
+                guard clear(path, keepDirectory: false) else { continue }
+                let descriptor = withCPath(path) { open($0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600) }
+                guard descriptor >= 0 else {
+                    record("\(SystemCallError("create", path))")
+                    _ = state.withLock { $0.failedFiles.insert(index) }
+                    continue
+                }
+                // Sets the size at once: zero runs that are never written stay holes (sparse files).
+                let sized = ftruncate(descriptor, off_t(node.size)) == 0
+                let truncateError = errno
+                close(descriptor)
+                if !sized {
+                    record("\(SystemCallError("ftruncate", path, errorNumber: truncateError))")
+                }
+                if plan.blobsPerFile[index] == nil {
+                    finishFile(index)
+                }
+            case .symlink:
+                guard clear(path, keepDirectory: false) else { continue }
+                let created = withCPath(node.symlinkTarget) { target in withCPath(path) { symlink(target, $0) } }
+                guard created == 0 else {
+                    record("\(SystemCallError("symlink", path))")
+                    continue
+                }
+                applyMetadata(node, to: path)
+                state.withLock { $0.result.otherEntries += 1 }
+            case .fifo, .characterDevice, .blockDevice:
+                guard clear(path, keepDirectory: false) else { continue }
+                let type: mode_t = node.kind == .fifo ? S_IFIFO : node.kind == .characterDevice ? S_IFCHR : S_IFBLK
+                let made = withCPath(path) { mknod($0, type | 0o600, dev_t(node.deviceNumber)) }
+                guard made == 0 else {
+                    record("\(SystemCallError("mknod", path))")
+                    continue
+                }
+                applyMetadata(node, to: path)
+                state.withLock { $0.result.otherEntries += 1 }
+            case .socket:
+                // A socket belongs to the process that made it; there is nothing to restore.
+                continue
+            }
+        }
+    }
+
+    private func writeContent(started: Node.Timestamp) throws {
+        let packs = BoundedQueue<(BlobID, [BlobID])>(capacity: 64)
+        let done = Mutex(false)
+        let progress = options.progress.map { report in
+            BackgroundThread(name: "restore.progress") { [self] in
+                while !done.withLock({ $0 }) {
+                    usleep(250_000)
+                    let (files, bytes) = state.withLock { ($0.filesDone, $0.bytesDone) }
+                    report(RestoreProgress(secondsElapsed: Node.Timestamp.now().seconds(since: started),
+                                           filesDone: files, filesTotal: plan.filesTotal,
+                                           bytesDone: bytes, bytesTotal: plan.bytesTotal))
+                }
+            }
+        }
+        defer {
+            done.withLock { $0 = true }
+            progress?.wait()
+        }
+        let feeder = BackgroundThread(name: "restore.feed") { [plan] in
+            for pack in plan.packs { packs.push((pack.key, pack.value)) }
+            packs.close()
+        }
+        // Fetching is I/O bound and unsealing CPU bound: a few more threads than cores keep both busy.
+        runThreads(count: options.workers + 2, name: "restore") { _ in
+            let sealer: BlobSealer
+            do {
+                sealer = try self.repository.makeSealer()
+            } catch {
+                self.record("cannot set up decryption: \(error)")
+                while packs.pop() != nil {}
+                return
+            }
+            while let (pack, blobs) = packs.pop() {
+                if self.options.isCancelled() { continue }
+                self.restore(pack: pack, blobs: blobs, sealer: sealer)
+            }
+        }
+        feeder.wait()
+        if options.isCancelled() { throw RepositoryError(.interrupted, "restore interrupted; the target holds a partial restore") }
+    }
+
+    private func restore(pack: BlobID, blobs: [BlobID], sealer: BlobSealer) {
+        var located = blobs.compactMap { id in repository.location(of: id).map { (id, $0) } }
+        located.sort { $0.1.offset < $1.1.offset }
+        guard let first = located.first, let last = located.last else { return }
+        let key = packKey(pack, type: first.1.type)
+        let spanStart = first.1.offset
+        let spanEnd = last.1.offset + last.1.storedLength
+        let bytes: [UInt8]
+        do {
+            bytes = try repository.store.get(key, range: spanStart..<spanEnd)
+        } catch {
+            for (id, _) in located { fail(blob: id, reason: "pack \(pack.shortHex) unreadable: \(error)") }
+            return
+        }
+        for (id, location) in located {
+            let plaintext: [UInt8]
+            do {
+                let start = location.offset - spanStart
+                plaintext = try bytes[start..<(start + location.storedLength)].withUnsafeBytes {
+                    try sealer.open($0, id: id, type: BlobType.data.rawValue, plaintextLength: location.plaintextLength)
+                }
+            } catch {
+                fail(blob: id, reason: "blob \(id.shortHex) in pack \(pack.shortHex) does not authenticate (corrupted)")
+                continue
+            }
+            let isZero = plaintext.withUnsafeBytes { Restorer.isAllZero($0) }
+            for target in plan.blobTargets[id] ?? [] {
+                if state.withLock({ $0.failedFiles.contains(target.file) }) { continue }
+                if !isZero {
+                    let path = plan.entries[target.file].path
+                    let descriptor = withCPath(path) { open($0, O_WRONLY | O_NOFOLLOW | O_CLOEXEC) }
+                    guard descriptor >= 0 else {
+                        failFile(target.file, reason: "\(SystemCallError("open", path))")
+                        continue
+                    }
+                    var written = 0
+                    var writeError: Int32 = 0
+                    plaintext.withUnsafeBytes { raw in
+                        while written < raw.count {
+                            let count = pwrite(descriptor, raw.baseAddress! + written, raw.count - written, off_t(target.offset) + off_t(written))
+                            if count < 0 {
+                                if errno == EINTR { continue }
+                                writeError = errno
+                                return
+                            }
+                            written += count
+                        }
+                    }
+                    close(descriptor)
+                    if writeError != 0 {
+                        failFile(target.file, reason: "\(SystemCallError("write", path, errorNumber: writeError))")
+                        continue
+                    }
+                }
+                let finished = state.withLock { state -> Bool in
+                    state.bytesDone += UInt64(plaintext.count)
+                    state.remaining[target.file]! -= 1
+                    return state.remaining[target.file]! == 0
+                }
+                if finished { finishFile(target.file) }
+            }
+        }
+    }
+
+    static func isAllZero(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        var index = 0
+        let count = bytes.count
+        while index + 8 <= count {
+            if bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self) != 0 { return false }
+            index += 8
+        }
+        while index < count {
+            if bytes[index] != 0 { return false }
+            index += 1
+        }
+        return true
+    }
+
+    private func fail(blob id: BlobID, reason: String) {
+        for target in plan.blobTargets[id] ?? [] {
+            failFile(target.file, reason: reason)
+        }
+    }
+
+    private func failFile(_ file: Int, reason: String) {
+        let first = state.withLock { $0.failedFiles.insert(file).inserted }
+        if first { record("\(String(decoding: plan.entries[file].path, as: UTF8.self)): not restored correctly: \(reason)") }
+    }
+
+    private func finishFile(_ index: Int) {
+        let entry = plan.entries[index]
+        applyMetadata(entry.node, to: entry.path)
+        state.withLock { state in
+            state.filesDone += 1
+            state.result.files += 1
+            state.result.bytes += entry.node.size
+        }
+    }
+
+    private func createHardlinks() {
+        for entry in plan.entries {
+            guard let first = entry.linkTo else { continue }
+            if state.withLock({ $0.failedFiles.contains(first) }) { continue }
+            guard clear(entry.path, keepDirectory: false) else { continue }
+            let linked = withCPath(plan.entries[first].path) { source in withCPath(entry.path) { link(source, $0) } }
+            if linked != 0 {
+                record("\(SystemCallError("link", entry.path))")
+            } else {
+                state.withLock { $0.result.files += 1 }
+            }
+        }
+    }
+
+    private func finishDirectories() {
+        for entry in plan.entries.reversed() where entry.node.kind == .directory && entry.node.mode != 0 {
+            applyMetadata(entry.node, to: entry.path)
+        }
+    }
+
+    // MARK: - Metadata
+
+    /// Owner (when restoring ownership), extended attributes, mode, then times: in that order
+    /// because chown clears setuid bits and every change updates the times.
+    private func applyMetadata(_ node: Node, to path: [UInt8]) {
+        withCPath(path) { cPath in
+            if options.restoreOwnership {
+                let uid = node.user.isEmpty ? node.uid : UserNames.shared.userID(named: node.user) ?? node.uid
+                let gid = node.group.isEmpty ? node.gid : UserNames.shared.groupID(named: node.group) ?? node.gid
+                if lchown(cPath, uid, gid) != 0 {
+                    record("\(SystemCallError("lchown", path))")
+                }
+            }
+            for attribute in node.extendedAttributes {
+                let result = withCPath(attribute.name) { name in
+                    attribute.value.withUnsafeBytes { lsetxattr(cPath, name, $0.baseAddress, $0.count, 0) }
+                }
+                if result != 0 && errno != ENOTSUP {
+                    record("\(SystemCallError("lsetxattr \(String(decoding: attribute.name, as: UTF8.self))", path))")
+                }
+            }
+            if node.kind != .symlink && chmod(cPath, mode_t(node.mode)) != 0 {
+                record("\(SystemCallError("chmod", path))")
+            }
+            var times = [
+                timespec(tv_sec: Int(node.accessTime.seconds), tv_nsec: Int(node.accessTime.nanoseconds)),
+                timespec(tv_sec: Int(node.modificationTime.seconds), tv_nsec: Int(node.modificationTime.nanoseconds)),
+            ]
+            if utimensat(AT_FDCWD, cPath, &times, AT_SYMLINK_NOFOLLOW) != 0 {
+                record("\(SystemCallError("utimensat", path))")
+            }
+        }
+    }
+
+    // MARK: - Verify
+
+    /// Re-reads every restored file and checks each piece against its blob id.
+    private func verify() {
+        let files = BoundedQueue<Int>(capacity: 256)
+        let feeder = BackgroundThread(name: "verify.feed") { [self] in
+            for (index, entry) in plan.entries.enumerated()
+            where entry.node.kind == .file && entry.linkTo == nil && !state.withLock({ $0.failedFiles.contains(index) }) {
+                files.push(index)
+            }
+            files.close()
+        }
+        runThreads(count: options.workers, name: "verify") { _ in
+            guard let sealer = try? self.repository.makeSealer() else {
+                while files.pop() != nil {}
+                return
+            }
+            while let index = files.pop() {
+                if self.verify(index, sealer: sealer) {
+                    self.state.withLock { $0.result.filesVerified += 1 }
+                }
+            }
+        }
+        feeder.wait()
+    }
+
+    private func verify(_ index: Int, sealer: BlobSealer) -> Bool {
+        let entry = plan.entries[index]
+        let descriptor = withCPath(entry.path) { open($0, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
+        guard descriptor >= 0 else {
+            failFile(index, reason: "verify: \(SystemCallError("open", entry.path))")
+            return false
+        }
+        defer { close(descriptor) }
+        var offset: off_t = 0
+        for id in entry.node.content {
+            guard let length = repository.location(of: id)?.plaintextLength else { return false }
+            var buffer = [UInt8](repeating: 0, count: length)
+            let read = buffer.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, length, offset) }
+            guard read == length, buffer.withUnsafeBytes({ sealer.id(of: $0) }) == id else {
+                failFile(index, reason: "verify: content at offset \(offset) differs from the snapshot")
+                return false
+            }
+            offset += off_t(length)
+        }
+        var extra: UInt8 = 0
+        guard pread(descriptor, &extra, 1, offset) == 0 else {
+            failFile(index, reason: "verify: file is longer than in the snapshot")
+            return false
+        }
+        return true
+    }
+}
