@@ -78,7 +78,8 @@ public final class Repository: Sendable {
         throw RepositoryError(.wrongPassword, "\(store.location): wrong password: no key file opens with it; check LIFEBOAT_PASSWORD_FILE, LIFEBOAT_PASSWORD_COMMAND or LIFEBOAT_PASSWORD")
     }
 
-    static func readConfig(store: any ObjectStore) throws -> RepositoryConfig {
+    /// Reads and validates `config` without a password (throws `.noRepository` if absent).
+    public static func readConfig(store: any ObjectStore) throws -> RepositoryConfig {
         let bytes: [UInt8]
         do {
             bytes = try store.get("config")

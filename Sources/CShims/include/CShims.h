@@ -1,12 +1,8 @@
 #ifndef CSHIMS_H
 #define CSHIMS_H
 // Adaptors for C macros and GNU extensions that Swift's Glibc module does not expose.
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
-#include <fcntl.h>
-#include <sched.h>
-#include <unistd.h>
+// GNU extensions are defined in CShims.c, which alone sets _GNU_SOURCE: setting it here
+// would change glibc's struct definitions for every module that imports this header.
 #include <sys/types.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -16,16 +12,12 @@ static inline unsigned int CShims_minor(dev_t device) { return minor(device); }
 static inline dev_t CShims_makedev(unsigned int major, unsigned int minor) { return makedev(major, minor); }
 
 /// O_NOATIME: reading for a backup should not change access times.
-static inline int CShims_O_NOATIME(void) { return O_NOATIME; }
+int CShims_O_NOATIME(void);
 
 /// Cores this process may run on (sched_getaffinity), or 0 if unknown.
-static inline int CShims_available_cores(void) {
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof(set), &set) != 0) return 0;
-    return CPU_COUNT(&set);
-}
+int CShims_available_cores(void);
 
 /// A pipe whose ends are closed in child processes that are not meant to inherit them.
-static inline int CShims_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+int CShims_pipe_cloexec(int fds[2]);
 
 #endif

@@ -36,7 +36,7 @@ final class BlobStorage: Sendable {
 
     init(repository: Repository, uploadThreads: Int = 2) throws {
         self.repository = repository
-        let uploads = BoundedQueue<FinishedPack>(capacity: 2)
+        let uploads = BoundedQueue<FinishedPack>(capacity: 1)
         self.uploads = uploads
         let sealer = try repository.makeSealer()
         self.treePack = Mutex(TreePack(builder: PackBuilder(type: .tree, capacity: repository.config.packSize), sealer: sealer))
@@ -83,7 +83,7 @@ final class BlobStorage: Sendable {
         }
     }
 
-    /// Queues a finished pack for upload (blocks while two are already waiting).
+    /// Queues a finished pack for upload (blocks while one is already waiting).
     func submit(_ pack: FinishedPack) {
         uploads.push(pack)
     }
