@@ -2,9 +2,9 @@ import Glibc
 import Repository
 
 let commands: [any Command.Type] = [
-    InitCommand.self, BackupCommand.self, RestoreCommand.self, SnapshotsCommand.self,
-    CheckCommand.self, KeyCommand.self,
-    VersionCommand.self,
+    InitCommand.self, BackupCommand.self, RestoreCommand.self, SnapshotsCommand.self, LsCommand.self,
+    DumpCommand.self, DiffCommand.self, CheckCommand.self, StatsCommand.self, KeyCommand.self,
+    VersionCommand.self, DebugCommand.self,
 ]
 
 @MainActor
