@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <malloc.h>
 #include <sched.h>
 #include <unistd.h>
 #include "CShims.h"
@@ -13,3 +14,5 @@ int CShims_available_cores(void) {
 }
 
 int CShims_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+void CShims_set_mmap_threshold(int bytes) { mallopt(M_MMAP_THRESHOLD, bytes); }

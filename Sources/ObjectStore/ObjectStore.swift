@@ -29,6 +29,14 @@ public protocol ObjectStore: Sendable {
 
     /// Deletes the object; deleting an absent object is not an error.
     func delete(_ key: String) throws
+
+    /// How many large writes are worth running at once: 1 for a local disk (parallel writes
+    /// only compete for it), more for a network store whose latency they hide.
+    var transferConcurrency: Int { get }
+}
+
+extension ObjectStore {
+    public var transferConcurrency: Int { 1 }
 }
 
 /// One listed object.

@@ -33,6 +33,7 @@ func mainHelp() -> String {
 @MainActor
 func runMain() -> Int32 {
     installSignalHandlers()
+    configureMemoryAllocator()
     var arguments = Array(CommandLine.arguments.dropFirst())
     guard let name = arguments.first, name != "--help", name != "-h", name != "help" else {
         if arguments.count >= 2, let command = commands.first(where: { $0.name == arguments[1] }) {

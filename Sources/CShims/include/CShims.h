@@ -20,4 +20,8 @@ int CShims_available_cores(void);
 /// A pipe whose ends are closed in child processes that are not meant to inherit them.
 int CShims_pipe_cloexec(int fds[2]);
 
+/// Makes every allocation of at least `bytes` its own mapping, returned to the system when
+/// freed (mallopt M_MMAP_THRESHOLD; a fixed value also turns off glibc's dynamic threshold).
+void CShims_set_mmap_threshold(int bytes);
+
 #endif

@@ -13,6 +13,7 @@ public final class Backup: Sendable {
     private let assembler: TreeAssembler
     private let excludes: ExcludeFilter
     private let jobs: BoundedQueue<FileJob>
+    private let directories = WorkStack<DirectoryJob>()
 
     private struct Counters {
         var filesNew = 0
@@ -171,6 +172,15 @@ public final class Backup: Sendable {
 
     // MARK: - Files
 
+    /// A directory whose entries a scanner thread is to list.
+    private struct DirectoryJob: Sendable {
+        var path: [UInt8]
+        var handle: TreeAssembler.Handle
+        var previousSubtree: BlobID?
+        /// The device of the backed-up path it lies in, for `--one-file-system`.
+        var device: UInt64
+    }
+
     private func backUpFiles(_ paths: [String], parentTree: BlobID?) throws {
         for path in paths {
             var info = stat()
@@ -187,14 +197,33 @@ public final class Backup: Sendable {
         }
         let previousRoot = try parentTree.map { try repository.loadTree($0) }
         let root = assembler.open(Node(name: [], kind: .directory), parent: nil, slot: 0, previousSubtree: parentTree)
-        try addPrefixes(of: paths.map { Array($0.utf8.dropFirst()) }, under: [], directory: root, previous: previousRoot)
-        try assembler.finishListing(root)
+        let handedOff = try addPrefixes(of: paths.map { Array($0.utf8.dropFirst()) }, under: [], directory: root,
+                                         previous: previousRoot, previousID: parentTree)
+        if !handedOff { try assembler.finishListing(root) }
+        // Directories are listed by several threads at once: on a cold cache each lstat may
+        // wait for the disk, and parallel requests keep it busy.
+        runThreads(count: options.scanners, name: "scan") { [self] _ in
+            while let job = directories.pop() {
+                do {
+                    try scan(job)
+                } catch {
+                    storage.failure.record(error)
+                    directories.cancel()
+                }
+                directories.done()
+            }
+        }
+        try storage.failure.throwIfSet()
+        if options.isCancelled() {
+            throw RepositoryError(.interrupted, "backup interrupted; no snapshot was written (stored data is reused by the next run)")
+        }
     }
 
     /// Adds the given paths under `prefix` (e.g. for /usr/share/doc: the directory `usr`, in
     /// it `share`, in it `doc` with everything below), each level with its real metadata.
+    /// Returns true if the listing of `directory` itself was handed to a scanner (path `/`).
     private func addPrefixes(of relativePaths: [[UInt8]], under prefix: [UInt8], directory: TreeAssembler.Handle,
-                             previous: Tree?) throws {
+                             previous: Tree?, previousID: BlobID?) throws -> Bool {
         var groups: [[UInt8]: [[UInt8]]] = [:]
         var order: [[UInt8]] = []
         for path in relativePaths {
@@ -205,8 +234,11 @@ public final class Backup: Sendable {
         }
         if order == [[]] {
             // The path is "/" itself: its children are the root's children.
-            try walkDirectoryContents(path: [UInt8(ascii: "/")], directory: directory, previous: previous, device: nil)
-            return
+            let info = try FileMetadata.status(of: [UInt8(ascii: "/")])
+            directories.push(DirectoryJob(path: [UInt8(ascii: "/")], handle: directory,
+                                          previousSubtree: previousID,
+                                          device: UInt64(info.st_dev)))
+            return true
         }
         for name in order {
             let path = prefix + [UInt8(ascii: "/")] + name
@@ -215,7 +247,7 @@ public final class Backup: Sendable {
             let node = FileMetadata.node(name: name, path: path, info: info, warn: { self.warn(.unreadable, path, $0) })
             let previousNode = previous?.nodes.first { $0.name == name }
             if rest.isEmpty {
-                try addEntry(node, path: path, info: info, directory: directory, previous: previousNode, device: nil)
+                try addEntry(node, path: path, directory: directory, previous: previousNode, device: node.device)
             } else {
                 guard node.kind == .directory else {
                     throw RepositoryError(.invalidArgument, "\(String(decoding: path, as: UTF8.self)) is not a directory")
@@ -223,31 +255,45 @@ public final class Backup: Sendable {
                 let slot = assembler.reserveSlot(in: directory)
                 let child = assembler.open(node, parent: directory, slot: slot, previousSubtree: previousNode?.subtree)
                 let previousTree = try previousNode?.subtree.map { try repository.loadTree($0) }
-                try addPrefixes(of: rest, under: path, directory: child, previous: previousTree)
-                try assembler.finishListing(child)
+                if try !addPrefixes(of: rest, under: path, directory: child, previous: previousTree,
+                                    previousID: previousNode?.subtree) {
+                    try assembler.finishListing(child)
+                }
             }
         }
+        return false
     }
 
-    private func walkDirectoryContents(path: [UInt8], directory: TreeAssembler.Handle, previous: Tree?, device: UInt64?) throws {
+    /// Lists one directory: every entry gets a slot; subdirectories become new jobs, changed
+    /// files go to the readers, everything else is filled at once.
+    private func scan(_ job: DirectoryJob) throws {
+        defer { counters.withLock { $0.currentPath = job.path } }
+        if options.isCancelled() {
+            directories.cancel()
+            return
+        }
+        try storage.failure.throwIfSet()
+        let previousTree: Tree?
+        do {
+            previousTree = try job.previousSubtree.map { try repository.loadTree($0) }
+        } catch {
+            previousTree = nil  // an unreadable parent tree only costs reading the files again
+        }
         let names: [[UInt8]]
         do {
-            names = try FileMetadata.directoryEntries(path)
+            names = try FileMetadata.directoryEntries(job.path)
         } catch {
-            warn(.unreadable, path, "\(error)")
+            warn(.unreadable, job.path, "\(error)")
+            try assembler.finishListing(job.handle)
             return
         }
         var previousNodes: [[UInt8]: Node] = [:]
-        if let previous {
-            previousNodes.reserveCapacity(previous.nodes.count)
-            for node in previous.nodes { previousNodes[node.name] = node }
+        if let previousTree {
+            previousNodes.reserveCapacity(previousTree.nodes.count)
+            for node in previousTree.nodes { previousNodes[node.name] = node }
         }
         for name in names {
-            if options.isCancelled() {
-                throw RepositoryError(.interrupted, "backup interrupted; no snapshot was written")
-            }
-            try storage.failure.throwIfSet()
-            let childPath = joinPath(path, name)
+            let childPath = joinPath(job.path, name)
             if excludes.excludes(path: childPath, name: name) { continue }
             let info: stat
             do {
@@ -257,29 +303,23 @@ public final class Backup: Sendable {
                 continue
             }
             let node = FileMetadata.node(name: name, path: childPath, info: info, warn: { self.warn(.unreadable, childPath, $0) })
-            try addEntry(node, path: childPath, info: info, directory: directory, previous: previousNodes[name], device: device)
+            try addEntry(node, path: childPath, directory: job.handle, previous: previousNodes[name], device: job.device)
         }
+        try assembler.finishListing(job.handle)
     }
 
-    private func addEntry(_ node: Node, path: [UInt8], info: stat, directory: TreeAssembler.Handle, previous: Node?,
-                          device: UInt64?) throws {
+    private func addEntry(_ node: Node, path: [UInt8], directory: TreeAssembler.Handle, previous: Node?,
+                          device: UInt64) throws {
         let slot = assembler.reserveSlot(in: directory)
         switch node.kind {
         case .directory:
             let child = assembler.open(node, parent: directory, slot: slot, previousSubtree: previous?.subtree)
-            let rootDevice = device ?? node.device
-            if options.oneFileSystem && node.device != rootDevice {
+            if options.oneFileSystem && node.device != device {
                 // A mount point: recorded, its contents are on another file system.
+                try assembler.finishListing(child)
             } else {
-                let previousTree: Tree?
-                do {
-                    previousTree = try previous?.subtree.map { try repository.loadTree($0) }
-                } catch {
-                    previousTree = nil  // an unreadable parent tree only costs re-reading
-                }
-                try walkDirectoryContents(path: path, directory: child, previous: previousTree, device: rootDevice)
+                directories.push(DirectoryJob(path: path, handle: child, previousSubtree: previous?.subtree, device: device))
             }
-            try assembler.finishListing(child)
         case .file:
             if let previous, node.hasSameContentMetadata(as: previous),
                previous.content.allSatisfy({ repository.contains($0) }) {
@@ -317,11 +357,6 @@ public final class Backup: Sendable {
             } catch {
                 storage.failure.record(error)
             }
-        }
-        do {
-            try writer.flush()
-        } catch {
-            storage.failure.record(error)
         }
     }
 
@@ -401,7 +436,6 @@ public final class Backup: Sendable {
         if options.isCancelled() {
             throw RepositoryError(.interrupted, "backup interrupted; no snapshot was written")
         }
-        try writer.flush()
         let now = Node.Timestamp.now()
         var node = Node(name: Array(filename.utf8), kind: .file)
         node.mode = 0o600

@@ -29,8 +29,11 @@ public struct BackupOptions: Sendable {
     public var host: String = currentHostName()
     public var policy: String?
     public var parent: ParentSelection = .automatic
-    /// Threads that read, chunk, compress and seal (default: one per core).
-    public var workers = max(2, systemCoreCount())
+    /// Threads that read, chunk, compress and seal: one more than cores, so that a read
+    /// waiting for the disk overlaps with compression (each costs about 10 MiB of buffers).
+    public var workers = max(2, systemCoreCount()) + 1
+    /// Threads that list directories and stat their entries.
+    public var scanners = 4
     /// Called from a background thread about four times a second while the backup runs.
     public var progress: (@Sendable (BackupProgress) -> Void)?
     /// Called for each problem that does not stop the backup (unreadable file, file changed while read).

@@ -29,13 +29,17 @@ final class BlobStorage: Sendable {
         let sealer: BlobSealer
     }
     private let treePack: Mutex<TreePack>
+    /// The data pack being filled; workers seal on their own threads and only append here.
+    private let dataPack: Mutex<PackBuilder>
 
     /// Packs are written to the index every this many, so an interrupted backup leaves
     /// indexed packs that the next run deduplicates against.
     private static let packsPerIndexFile = 256
 
-    init(repository: Repository, uploadThreads: Int = 2) throws {
+    init(repository: Repository) throws {
         self.repository = repository
+        let uploadThreads = repository.store.transferConcurrency
+        dataPack = Mutex(PackBuilder(type: .data, capacity: repository.config.packSize))
         let uploads = BoundedQueue<FinishedPack>(capacity: 1)
         self.uploads = uploads
         let sealer = try repository.makeSealer()
@@ -72,6 +76,18 @@ final class BlobStorage: Sendable {
     func claim(_ id: BlobID) -> Bool {
         if repository.contains(id) { return false }
         return state.withLock { $0.inFlight.insert(id).inserted }
+    }
+
+    /// Adds a sealed data blob to the shared data pack; hands the pack to the uploader when it
+    /// is full. `sealer` (the caller's own) seals the pack header.
+    func addData(sealed: UnsafeRawBufferPointer, id: BlobID, plaintextLength: Int, sealer: BlobSealer) throws {
+        let full: FinishedPack? = try dataPack.withLock { pack in
+            pack.append(sealed: sealed, id: id, plaintextLength: plaintextLength)
+            guard pack.count >= repository.config.packSize else { return nil }
+            return try pack.finish(sealer: sealer)
+        }
+        countAdded(type: .data, plaintext: plaintextLength, stored: sealed.count)
+        if let full { submit(full) }
     }
 
     /// Counts a new blob for the summary.
@@ -111,6 +127,10 @@ final class BlobStorage: Sendable {
             pack.builder.isEmpty ? nil : try pack.builder.finish(sealer: pack.sealer)
         }
         if let last { submit(last) }
+        let lastData: FinishedPack? = try treePack.withLock { tree in
+            try dataPack.withLock { pack in pack.isEmpty ? nil : try pack.finish(sealer: tree.sealer) }
+        }
+        if let lastData { submit(lastData) }
         uploads.close()
         for uploader in uploaders.withLock({ $0 }) { uploader.wait() }
         try failure.throwIfSet()

@@ -3,14 +3,15 @@ import Glibc
 import Sealing
 
 /// One worker's view of the write path: reads a byte stream, cuts it into chunks, ids each
-/// one, and seals the new ones into the worker's own data pack. Owned by one thread.
+/// one, and seals the new ones for the shared data pack. Owned by one thread.
 final class ContentWriter {
     private let storage: BlobStorage
     private let sealer: BlobSealer
     private let chunker: any Chunker
-    private var pack: PackBuilder
-    private let packSize: Int
-    /// A reused read buffer of twice the largest chunk, so a cut never needs more than one refill.
+    /// Reused output of sealing one chunk.
+    private var sealed: [UInt8] = []
+    /// A reused read buffer of the largest chunk plus 1 MiB: a cut always sees a whole
+    /// maximum chunk, and what is left over is moved to the front before the next refill.
     private let buffer: UnsafeMutableRawBufferPointer
 
     init(storage: BlobStorage) throws {
@@ -18,9 +19,7 @@ final class ContentWriter {
         let repository = storage.repository
         sealer = try repository.makeSealer()
         chunker = try repository.makeChunker()
-        packSize = repository.config.packSize
-        pack = PackBuilder(type: .data, capacity: packSize)
-        buffer = .allocate(byteCount: 2 * chunker.maximumSize, alignment: 4096)
+        buffer = .allocate(byteCount: chunker.maximumSize + (1 << 20), alignment: 4096)
     }
 
     deinit { buffer.deallocate() }
@@ -76,19 +75,9 @@ final class ContentWriter {
         result.content.append(id)
         result.bytes += UInt64(chunk.count)
         guard storage.claim(id) else { return }
-        let before = pack.count
-        try pack.add(chunk, id: id, sealer: sealer)
-        storage.countAdded(type: .data, plaintext: chunk.count, stored: pack.count - before)
-        if pack.count >= packSize {
-            storage.submit(try pack.finish(sealer: sealer))
-        }
-    }
-
-    /// Hands the partly filled pack to the uploader.
-    func flush() throws {
-        if !pack.isEmpty {
-            storage.submit(try pack.finish(sealer: sealer))
-        }
+        sealed.removeAll(keepingCapacity: true)
+        try sealer.seal(chunk, id: id, type: BlobType.data.rawValue, appendingTo: &sealed)
+        try sealed.withUnsafeBytes { try storage.addData(sealed: $0, id: id, plaintextLength: chunk.count, sealer: sealer) }
     }
 }
 

@@ -64,6 +64,13 @@ struct PackBuilder {
         blobs.append(PackedBlob(type: type, id: id, offset: offset, storedLength: stored, plaintextLength: plaintext.count))
     }
 
+    /// Appends a blob sealed elsewhere (by a worker, outside the pack's lock).
+    mutating func append(sealed: UnsafeRawBufferPointer, id: BlobID, plaintextLength: Int) {
+        let offset = bytes.count
+        bytes.append(contentsOf: sealed)
+        blobs.append(PackedBlob(type: type, id: id, offset: offset, storedLength: sealed.count, plaintextLength: plaintextLength))
+    }
+
     /// Appends the header and returns the finished pack bytes, its id and its blobs.
     mutating func finish(sealer: BlobSealer) throws -> FinishedPack {
         var header = ByteWriter(capacity: 8 + blobs.count * 42)

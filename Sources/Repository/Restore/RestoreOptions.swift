@@ -12,7 +12,8 @@ public struct RestoreOptions: Sendable {
     public var verify = false
     /// Restore owners (default: when running as root).
     public var restoreOwnership: Bool
-    public var workers = max(2, systemCoreCount())
+    /// Threads that fetch, unseal and write; more than cores, so disk waits overlap.
+    public var workers = max(2, systemCoreCount()) + 2
     public var progress: (@Sendable (RestoreProgress) -> Void)?
     public var warning: (@Sendable (String) -> Void)?
     public var isCancelled: @Sendable () -> Bool = { false }

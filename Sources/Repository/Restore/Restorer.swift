@@ -154,6 +154,7 @@ public final class Restorer: Sendable {
         state.remaining = plan.blobsPerFile
         state.result.errors = errors
         self.state = Mutex(state)
+        for error in errors { options.warning?(error) }
     }
 
     static func isSafe(_ name: [UInt8]) -> Bool {
@@ -304,8 +305,8 @@ public final class Restorer: Sendable {
             for pack in plan.packs { packs.push((pack.key, pack.value)) }
             packs.close()
         }
-        // Fetching is I/O bound and unsealing CPU bound: a few more threads than cores keep both busy.
-        runThreads(count: options.workers + 2, name: "restore") { _ in
+        // Fetching is I/O bound and unsealing CPU bound: more threads than cores keep both busy.
+        runThreads(count: options.workers, name: "restore") { _ in
             let sealer: BlobSealer
             do {
                 sealer = try self.repository.makeSealer()
@@ -323,9 +324,27 @@ public final class Restorer: Sendable {
         if options.isCancelled() { throw RepositoryError(.interrupted, "restore interrupted; the target holds a partial restore") }
     }
 
+    /// Reads the needed blobs of one pack in runs of at most `maximumRead` bytes (gaps of
+    /// unneeded blobs inside a run are read and skipped), so memory per thread stays small.
+    private static let maximumRead = 4 << 20
+
     private func restore(pack: BlobID, blobs: [BlobID], sealer: BlobSealer) {
         var located = blobs.compactMap { id in repository.location(of: id).map { (id, $0) } }
         located.sort { $0.1.offset < $1.1.offset }
+        var start = 0
+        while start < located.count {
+            var end = start + 1
+            let runStart = located[start].1.offset
+            while end < located.count,
+                  located[end].1.offset + located[end].1.storedLength - runStart <= Restorer.maximumRead {
+                end += 1
+            }
+            restore(run: located[start..<end], pack: pack, sealer: sealer)
+            start = end
+        }
+    }
+
+    private func restore(run located: ArraySlice<(BlobID, BlobLocation)>, pack: BlobID, sealer: BlobSealer) {
         guard let first = located.first, let last = located.last else { return }
         let key = packKey(pack, type: first.1.type)
         let spanStart = first.1.offset
