@@ -28,6 +28,8 @@ public final class Backup: Sendable {
 
     private struct FileJob: Sendable {
         var path: [UInt8]
+        /// Opened by the scanner, which also asked the kernel to start reading it ahead.
+        var descriptor: Int32
         var node: Node
         var directory: TreeAssembler.Handle
         var slot: Int
@@ -40,7 +42,8 @@ public final class Backup: Sendable {
         storage = try BlobStorage(repository: repository)
         assembler = TreeAssembler(storage: storage)
         excludes = try ExcludeFilter(patterns: options.excludes)
-        jobs = BoundedQueue(capacity: 256)
+        // Each queued job holds an open file; 128 stays well inside the default limit of 1024.
+        jobs = BoundedQueue(capacity: 128)
     }
 
     /// Backs up `options.source` into `repository` and returns the new snapshot.
@@ -267,7 +270,7 @@ public final class Backup: Sendable {
     /// Lists one directory: every entry gets a slot; subdirectories become new jobs, changed
     /// files go to the readers, everything else is filled at once.
     private func scan(_ job: DirectoryJob) throws {
-        defer { counters.withLock { $0.currentPath = job.path } }
+        counters.withLock { $0.currentPath = job.path }
         if options.isCancelled() {
             directories.cancel()
             return
@@ -332,7 +335,15 @@ public final class Backup: Sendable {
                 }
                 try assembler.fill(directory, slot: slot, with: unchanged)
             } else {
-                jobs.push(FileJob(path: path, node: node, directory: directory, slot: slot, isNew: previous == nil))
+                guard let descriptor = openForReading(path) else {
+                    try assembler.fill(directory, slot: slot, with: nil)
+                    return
+                }
+                // Start the disk read now, so that by the time a worker gets to this file
+                // its first megabytes are in memory: many files in flight keep a cold disk busy.
+                posix_fadvise(descriptor, 0, off_t(min(node.size, 4 << 20)), POSIX_FADV_WILLNEED)
+                jobs.push(FileJob(path: path, descriptor: descriptor, node: node, directory: directory, slot: slot,
+                                  isNew: previous == nil))
             }
         default:
             try assembler.fill(directory, slot: slot, with: node)
@@ -347,11 +358,14 @@ public final class Backup: Sendable {
             writer = try ContentWriter(storage: storage)
         } catch {
             storage.failure.record(error)
-            while jobs.pop() != nil {}
+            while let job = jobs.pop() { close(job.descriptor) }
             return
         }
         while let job = jobs.pop() {
-            if storage.failure.value != nil { continue }
+            if storage.failure.value != nil {
+                close(job.descriptor)
+                continue
+            }
             do {
                 try assembler.fill(job.directory, slot: job.slot, with: read(job, writer: writer))
             } catch {
@@ -360,17 +374,23 @@ public final class Backup: Sendable {
         }
     }
 
-    /// Reads one file; returns its node with content, or `nil` if it could not be read.
-    private func read(_ job: FileJob, writer: ContentWriter) throws -> Node? {
-        counters.withLock { $0.currentPath = job.path }
-        var descriptor = withCPath(job.path) { open($0, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | CShims_O_NOATIME()) }
+    /// Opens a file for a backup read without changing its access time, or reports it unreadable.
+    private func openForReading(_ path: [UInt8]) -> Int32? {
+        var descriptor = withCPath(path) { open($0, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | CShims_O_NOATIME()) }
         if descriptor < 0 && errno == EPERM {
-            descriptor = withCPath(job.path) { open($0, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
+            // O_NOATIME is only allowed on one's own files.
+            descriptor = withCPath(path) { open($0, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
         }
         guard descriptor >= 0 else {
-            warn(.unreadable, job.path, "\(SystemCallError("open", job.path))")
+            warn(.unreadable, path, "\(SystemCallError("open", path))")
             return nil
         }
+        return descriptor
+    }
+
+    /// Reads one file; returns its node with content, or `nil` if it could not be read.
+    private func read(_ job: FileJob, writer: ContentWriter) throws -> Node? {
+        let descriptor = job.descriptor
         defer { close(descriptor) }
         var before = stat()
         fstat(descriptor, &before)
