@@ -234,6 +234,9 @@ public final class Repository: Sendable {
 
     public func contains(_ id: BlobID) -> Bool { index.withLock { $0.contains(id) } }
 
+    /// Whether every blob is indexed, under one lock.
+    public func containsAll(_ ids: [BlobID]) -> Bool { index.withLock { index in ids.allSatisfy { index.contains($0) } } }
+
     /// Number of blobs indexed.
     public var indexedBlobCount: Int { index.withLock { $0.count } }
 

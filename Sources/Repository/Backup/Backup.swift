@@ -16,15 +16,16 @@ public final class Backup: Sendable {
     private let directories = WorkStack<DirectoryJob>()
 
     private struct Counters {
-        var filesNew = 0
-        var filesChanged = 0
-        var filesUnmodified = 0
-        var filesProcessed = 0
-        var bytesProcessed: UInt64 = 0
         var currentPath: [UInt8] = []
         var warnings: [BackupWarning] = []
     }
     private let counters = Mutex(Counters())
+    // Counted by every thread for every file: atomics, not a contended lock.
+    private let filesNew = Atomic<Int>(0)
+    private let filesChanged = Atomic<Int>(0)
+    private let filesUnmodified = Atomic<Int>(0)
+    private let filesProcessed = Atomic<Int>(0)
+    private let bytesProcessed = Atomic<UInt64>(0)
 
     private struct FileJob: Sendable {
         var path: [UInt8]
@@ -64,7 +65,8 @@ public final class Backup: Sendable {
             BackgroundThread(name: "progress") { [self] in
                 while !finished.withLock({ $0 }) {
                     usleep(250_000)
-                    let snapshot = counters.withLock { ($0.filesProcessed, $0.bytesProcessed, $0.currentPath) }
+                    let snapshot = (filesProcessed.load(ordering: .relaxed), bytesProcessed.load(ordering: .relaxed),
+                                    counters.withLock { $0.currentPath })
                     report(BackupProgress(secondsElapsed: Node.Timestamp.now().seconds(since: start),
                                           filesProcessed: snapshot.0, bytesProcessed: snapshot.1,
                                           bytesAdded: storage.counts.dataAdded,
@@ -106,10 +108,10 @@ public final class Backup: Sendable {
         let end = Node.Timestamp.now()
         let blobCounts = storage.counts
         let directoryCounts = assembler.directoryCounts
-        let (fileCounts, warnings) = counters.withLock { counters in
-            ((counters.filesNew, counters.filesChanged, counters.filesUnmodified, counters.filesProcessed, counters.bytesProcessed),
-             counters.warnings)
-        }
+        let fileCounts = (filesNew.load(ordering: .relaxed), filesChanged.load(ordering: .relaxed),
+                          filesUnmodified.load(ordering: .relaxed), filesProcessed.load(ordering: .relaxed),
+                          bytesProcessed.load(ordering: .relaxed))
+        let warnings = counters.withLock { $0.warnings }
         let summary = Snapshot.Summary(
             backupStart: start.rfc3339, backupEnd: end.rfc3339,
             filesNew: fileCounts.0, filesChanged: fileCounts.1, filesUnmodified: fileCounts.2,
@@ -198,7 +200,7 @@ public final class Backup: Sendable {
             jobs.close()
             for worker in workers { worker.wait() }
         }
-        let previousRoot = try parentTree.map { try repository.loadTree($0) }
+        let previousRoot = loadPreviousTree(parentTree)
         let root = assembler.open(Node(name: [], kind: .directory), parent: nil, slot: 0, previousSubtree: parentTree)
         let handedOff = try addPrefixes(of: paths.map { Array($0.utf8.dropFirst()) }, under: [], directory: root,
                                          previous: previousRoot, previousID: parentTree)
@@ -206,9 +208,10 @@ public final class Backup: Sendable {
         // Directories are listed by several threads at once: on a cold cache each lstat may
         // wait for the disk, and parallel requests keep it busy.
         runThreads(count: options.scanners, name: "scan") { [self] _ in
+            var names = NameCache()
             while let job = directories.pop() {
                 do {
-                    try scan(job)
+                    try scan(job, names: &names)
                 } catch {
                     storage.failure.record(error)
                     directories.cancel()
@@ -247,7 +250,9 @@ public final class Backup: Sendable {
             let path = prefix + [UInt8(ascii: "/")] + name
             let rest = groups[name]!.filter { !$0.isEmpty }
             let info = try FileMetadata.status(of: path)
-            let node = FileMetadata.node(name: name, path: path, info: info, warn: { self.warn(.unreadable, path, $0) })
+            var nameCache = NameCache()
+            let node = FileMetadata.node(name: name, path: path, info: info, names: &nameCache,
+                                         warn: { self.warn(.unreadable, path, $0) })
             let previousNode = previous?.nodes.first { $0.name == name }
             if rest.isEmpty {
                 try addEntry(node, path: path, directory: directory, previous: previousNode, device: node.device)
@@ -257,7 +262,7 @@ public final class Backup: Sendable {
                 }
                 let slot = assembler.reserveSlot(in: directory)
                 let child = assembler.open(node, parent: directory, slot: slot, previousSubtree: previousNode?.subtree)
-                let previousTree = try previousNode?.subtree.map { try repository.loadTree($0) }
+                let previousTree = loadPreviousTree(previousNode?.subtree)
                 if try !addPrefixes(of: rest, under: path, directory: child, previous: previousTree,
                                     previousID: previousNode?.subtree) {
                     try assembler.finishListing(child)
@@ -267,21 +272,23 @@ public final class Backup: Sendable {
         return false
     }
 
+    /// The parent snapshot's tree for the files cache. A tree that cannot be read (damaged
+    /// repository) only means its files are read again, so it is not an error.
+    private func loadPreviousTree(_ id: BlobID?) -> Tree? {
+        guard let id else { return nil }
+        return try? repository.loadTree(id)
+    }
+
     /// Lists one directory: every entry gets a slot; subdirectories become new jobs, changed
-    /// files go to the readers, everything else is filled at once.
-    private func scan(_ job: DirectoryJob) throws {
+    /// files go to the readers, and everything else is filled at once, under one lock.
+    private func scan(_ job: DirectoryJob, names nameCache: inout NameCache) throws {
         counters.withLock { $0.currentPath = job.path }
         if options.isCancelled() {
             directories.cancel()
             return
         }
         try storage.failure.throwIfSet()
-        let previousTree: Tree?
-        do {
-            previousTree = try job.previousSubtree.map { try repository.loadTree($0) }
-        } catch {
-            previousTree = nil  // an unreadable parent tree only costs reading the files again
-        }
+        let previousTree = loadPreviousTree(job.previousSubtree)
         let names: [[UInt8]]
         do {
             names = try FileMetadata.directoryEntries(job.path)
@@ -295,6 +302,8 @@ public final class Backup: Sendable {
             previousNodes.reserveCapacity(previousTree.nodes.count)
             for node in previousTree.nodes { previousNodes[node.name] = node }
         }
+        var entries: [(node: Node, path: [UInt8])] = []
+        entries.reserveCapacity(names.count)
         for name in names {
             let childPath = joinPath(job.path, name)
             if excludes.excludes(path: childPath, name: name) { continue }
@@ -305,15 +314,34 @@ public final class Backup: Sendable {
                 warn(.unreadable, childPath, "\(error)")
                 continue
             }
-            let node = FileMetadata.node(name: name, path: childPath, info: info, warn: { self.warn(.unreadable, childPath, $0) })
-            try addEntry(node, path: childPath, directory: job.handle, previous: previousNodes[name], device: job.device)
+            entries.append((FileMetadata.node(name: name, path: childPath, info: info, names: &nameCache,
+                                              warn: { self.warn(.unreadable, childPath, $0) }), childPath))
         }
-        try assembler.finishListing(job.handle)
+        let first = assembler.reserveSlots(in: job.handle, count: entries.count)
+        var fills: [(slot: Int, node: Node?)] = []
+        fills.reserveCapacity(entries.count)
+        for (offset, entry) in entries.enumerated() {
+            if let node = try place(entry.node, path: entry.path, directory: job.handle, slot: first + offset,
+                                    previous: previousNodes[entry.node.name], device: job.device) {
+                fills.append((first + offset, node))
+            }
+        }
+        try assembler.finishListing(job.handle, filling: fills)
     }
 
+    /// Adds one entry in its own slot (for the given paths themselves).
     private func addEntry(_ node: Node, path: [UInt8], directory: TreeAssembler.Handle, previous: Node?,
                           device: UInt64) throws {
         let slot = assembler.reserveSlot(in: directory)
+        if let filled = try place(node, path: path, directory: directory, slot: slot, previous: previous, device: device) {
+            try assembler.fill(directory, slot: slot, with: filled)
+        }
+    }
+
+    /// Decides what happens to an entry whose slot is reserved. Returns what to fill the slot
+    /// with now (`.some(nil)` leaves the entry out), or `nil` when a scanner or reader fills it later.
+    private func place(_ node: Node, path: [UInt8], directory: TreeAssembler.Handle, slot: Int, previous: Node?,
+                       device: UInt64) throws -> Node?? {
         switch node.kind {
         case .directory:
             let child = assembler.open(node, parent: directory, slot: slot, previousSubtree: previous?.subtree)
@@ -323,30 +351,25 @@ public final class Backup: Sendable {
             } else {
                 directories.push(DirectoryJob(path: path, handle: child, previousSubtree: previous?.subtree, device: device))
             }
+            return nil
         case .file:
-            if let previous, node.hasSameContentMetadata(as: previous),
-               previous.content.allSatisfy({ repository.contains($0) }) {
+            if let previous, node.hasSameContentMetadata(as: previous), repository.containsAll(previous.content) {
                 var unchanged = node
                 unchanged.content = previous.content
-                counters.withLock { counters in
-                    counters.filesUnmodified += 1
-                    counters.filesProcessed += 1
-                    counters.bytesProcessed += node.size
-                }
-                try assembler.fill(directory, slot: slot, with: unchanged)
-            } else {
-                guard let descriptor = openForReading(path) else {
-                    try assembler.fill(directory, slot: slot, with: nil)
-                    return
-                }
-                // Start the disk read now, so that by the time a worker gets to this file
-                // its first megabytes are in memory: many files in flight keep a cold disk busy.
-                posix_fadvise(descriptor, 0, off_t(min(node.size, 4 << 20)), POSIX_FADV_WILLNEED)
-                jobs.push(FileJob(path: path, descriptor: descriptor, node: node, directory: directory, slot: slot,
-                                  isNew: previous == nil))
+                filesUnmodified.add(1, ordering: .relaxed)
+                filesProcessed.add(1, ordering: .relaxed)
+                bytesProcessed.add(node.size, ordering: .relaxed)
+                return .some(unchanged)
             }
+            guard let descriptor = openForReading(path) else { return .some(nil) }
+            // Start the disk read now, so that by the time a worker gets to this file
+            // its first megabytes are in memory: many files in flight keep a cold disk busy.
+            posix_fadvise(descriptor, 0, off_t(min(node.size, 4 << 20)), POSIX_FADV_WILLNEED)
+            jobs.push(FileJob(path: path, descriptor: descriptor, node: node, directory: directory, slot: slot,
+                              isNew: previous == nil))
+            return nil
         default:
-            try assembler.fill(directory, slot: slot, with: node)
+            return .some(node)
         }
     }
 
@@ -416,11 +439,13 @@ public final class Backup: Sendable {
             // Make the files cache read it again next time.
             node.changeTime = Node.Timestamp(seconds: 0, nanoseconds: 0)
         }
-        counters.withLock { counters in
-            if job.isNew { counters.filesNew += 1 } else { counters.filesChanged += 1 }
-            counters.filesProcessed += 1
-            counters.bytesProcessed += stored.bytes
+        if job.isNew {
+            filesNew.add(1, ordering: .relaxed)
+        } else {
+            filesChanged.add(1, ordering: .relaxed)
         }
+        filesProcessed.add(1, ordering: .relaxed)
+        bytesProcessed.add(stored.bytes, ordering: .relaxed)
         return node
     }
 
@@ -468,11 +493,9 @@ public final class Backup: Sendable {
         node.changeTime = now
         node.size = stored.bytes
         node.content = stored.content
-        counters.withLock { counters in
-            counters.filesNew += 1
-            counters.filesProcessed += 1
-            counters.bytesProcessed += stored.bytes
-        }
+        filesNew.add(1, ordering: .relaxed)
+        filesProcessed.add(1, ordering: .relaxed)
+        bytesProcessed.add(stored.bytes, ordering: .relaxed)
         let root = assembler.open(Node(name: [], kind: .directory), parent: nil, slot: 0, previousSubtree: nil)
         let slot = assembler.reserveSlot(in: root)
         try assembler.fill(root, slot: slot, with: node)

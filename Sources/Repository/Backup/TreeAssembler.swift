@@ -46,21 +46,32 @@ final class TreeAssembler: Sendable {
 
     /// Reserves the next slot in a directory for an entry that will be filled later.
     func reserveSlot(in directory: Handle) -> Int {
+        reserveSlots(in: directory, count: 1)
+    }
+
+    /// Reserves `count` consecutive slots; returns the first.
+    func reserveSlots(in directory: Handle, count: Int) -> Int {
         state.withLock { state in
-            state.pending[directory]!.children.append(nil)
-            state.pending[directory]!.remaining += 1
-            return state.pending[directory]!.children.count - 1
+            let first = state.pending[directory]!.children.count
+            state.pending[directory]!.children.append(contentsOf: repeatElement(nil, count: count))
+            state.pending[directory]!.remaining += count
+            return first
         }
     }
 
     /// Fills a slot; `nil` leaves the entry out (it could not be read).
     func fill(_ directory: Handle, slot: Int, with node: Node?) throws {
-        try release(directory, slot: slot, node: node)
+        try release(directory, fills: [(slot, node)], finishingListing: false)
     }
 
     /// Marks the walker's listing of `directory` as complete.
     func finishListing(_ directory: Handle) throws {
-        try release(directory, slot: nil, node: nil)
+        try release(directory, fills: [], finishingListing: true)
+    }
+
+    /// Fills several slots and marks the listing complete, under one lock.
+    func finishListing(_ directory: Handle, filling fills: [(slot: Int, node: Node?)]) throws {
+        try release(directory, fills: fills, finishingListing: true)
     }
 
     /// The root tree id once everything has been filled.
@@ -70,12 +81,12 @@ final class TreeAssembler: Sendable {
         state.withLock { ($0.directoriesNew, $0.directoriesChanged, $0.directoriesUnmodified) }
     }
 
-    private func release(_ directory: Handle, slot: Int?, node: Node?) throws {
-        var current: (handle: Handle, slot: Int?, node: Node?)? = (directory, slot, node)
-        while let (handle, slot, node) = current {
+    private func release(_ directory: Handle, fills: [(slot: Int, node: Node?)], finishingListing: Bool) throws {
+        var current: (handle: Handle, fills: [(slot: Int, node: Node?)], listing: Bool)? = (directory, fills, finishingListing)
+        while let (handle, fills, listing) = current {
             let finished: Pending? = state.withLock { state in
-                if let slot { state.pending[handle]!.children[slot] = node }
-                state.pending[handle]!.remaining -= 1
+                for (slot, node) in fills { state.pending[handle]!.children[slot] = node }
+                state.pending[handle]!.remaining -= fills.count + (listing ? 1 : 0)
                 guard state.pending[handle]!.remaining == 0 else { return nil }
                 return state.pending.removeValue(forKey: handle)
             }
@@ -94,7 +105,7 @@ final class TreeAssembler: Sendable {
                     state.directoriesChanged += 1
                 }
             }
-            current = done.parent.map { ($0, done.slot, done.node) }
+            current = done.parent.map { ($0, [(done.slot, done.node)], false) }
         }
     }
 }

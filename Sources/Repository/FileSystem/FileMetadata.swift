@@ -25,13 +25,13 @@ enum FileMetadata {
 
     /// A node with every piece of metadata except content and subtree. Extended attributes
     /// that cannot be read are reported through `warn` and left out.
-    static func node(name: [UInt8], path: [UInt8], info: stat, warn: (String) -> Void) -> Node {
+    static func node(name: [UInt8], path: [UInt8], info: stat, names: inout NameCache, warn: (String) -> Void) -> Node {
         var node = Node(name: name, kind: kind(of: info))
         node.mode = UInt32(info.st_mode) & 0o7777
         node.uid = info.st_uid
         node.gid = info.st_gid
-        node.user = UserNames.shared.user(info.st_uid) ?? ""
-        node.group = UserNames.shared.group(info.st_gid) ?? ""
+        node.user = names.user(info.st_uid)
+        node.group = names.group(info.st_gid)
         node.modificationTime = Node.Timestamp(seconds: Int64(info.st_mtim.tv_sec), nanoseconds: UInt32(info.st_mtim.tv_nsec))
         node.accessTime = Node.Timestamp(seconds: Int64(info.st_atim.tv_sec), nanoseconds: UInt32(info.st_atim.tv_nsec))
         node.changeTime = Node.Timestamp(seconds: Int64(info.st_ctim.tv_sec), nanoseconds: UInt32(info.st_ctim.tv_nsec))
@@ -108,8 +108,21 @@ enum FileMetadata {
     }
 
     /// The names in a directory except `.` and `..`, sorted bytewise.
+    ///
+    /// Opened with O_NOATIME where allowed: listing a directory would otherwise update its
+    /// access time, change its node, and store a new tree on every unchanged backup.
     static func directoryEntries(_ path: [UInt8]) throws -> [[UInt8]] {
-        guard let directory = withCPath(path, { opendir($0) }) else { throw SystemCallError("opendir", path) }
+        let flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC
+        var descriptor = withCPath(path) { open($0, flags | CShims_O_NOATIME()) }
+        if descriptor < 0 && errno == EPERM {
+            descriptor = withCPath(path) { open($0, flags) }
+        }
+        guard descriptor >= 0 else { throw SystemCallError("opendir", path) }
+        guard let directory = fdopendir(descriptor) else {
+            let error = SystemCallError("fdopendir", path)
+            close(descriptor)
+            throw error
+        }
         defer { closedir(directory) }
         var names: [[UInt8]] = []
         while true {

@@ -56,3 +56,28 @@ public final class UserNames: Sendable {
         return id
     }
 }
+
+/// One thread's memo of the last user and group names it looked up: files in a tree mostly
+/// share a few owners, and asking the shared cache for every file contends on its lock.
+struct NameCache {
+    private var lastUID: UInt32?
+    private var lastUser = ""
+    private var lastGID: UInt32?
+    private var lastGroup = ""
+
+    mutating func user(_ uid: UInt32) -> String {
+        if uid != lastUID {
+            lastUID = uid
+            lastUser = UserNames.shared.user(uid) ?? ""
+        }
+        return lastUser
+    }
+
+    mutating func group(_ gid: UInt32) -> String {
+        if gid != lastGID {
+            lastGID = gid
+            lastGroup = UserNames.shared.group(gid) ?? ""
+        }
+        return lastGroup
+    }
+}

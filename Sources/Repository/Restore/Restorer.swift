@@ -22,6 +22,9 @@ public final class Restorer: Sendable {
         var node: Node
         /// For a second name of a hard-linked file: the index of the first.
         var linkTo: Int?
+        /// The target directory standing for the snapshot's synthetic root, which has no
+        /// metadata of its own: the target keeps its own.
+        var isSyntheticRoot = false
     }
 
     /// Where each blob goes: file index and byte offset.
@@ -126,8 +129,7 @@ public final class Restorer: Sendable {
             root.name = []
             _ = try visit(root, snapshotPath: subpathPrefix, diskPath: target, selected: false)
             if let first = plan.entries.first, first.path == target, start.name.isEmpty {
-                // The snapshot root has no metadata of its own; leave the target's as it is.
-                plan.entries[0].node.mode = 0
+                plan.entries[0].isSyntheticRoot = true
             }
         } else {
             _ = try visit(start, snapshotPath: subpathPrefix, diskPath: joinPath(target, start.name), selected: false)
@@ -456,7 +458,7 @@ public final class Restorer: Sendable {
     }
 
     private func finishDirectories() {
-        for entry in plan.entries.reversed() where entry.node.kind == .directory && entry.node.mode != 0 {
+        for entry in plan.entries.reversed() where entry.node.kind == .directory && !entry.isSyntheticRoot {
             applyMetadata(entry.node, to: entry.path)
         }
     }
