@@ -139,6 +139,11 @@ public enum Checker {
                 }
                 for node in tree.nodes {
                     let childPath = path + [UInt8(ascii: "/")] + node.name
+                    if !Restorer.isSafe(node.name) {
+                        report.errors.append("tree \(id.shortHex) in snapshot \(entry.id.shortHex): entry with unsafe name '\(node.displayName)' under \(path.isEmpty ? "/" : String(decoding: path, as: UTF8.self)) (restore refuses it)")
+                        affected.append(String(decoding: childPath, as: UTF8.self))
+                        continue
+                    }
                     if let subtree = node.subtree {
                         checkTree(subtree, path: childPath)
                     }

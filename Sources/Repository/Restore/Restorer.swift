@@ -369,27 +369,32 @@ public final class Restorer: Sendable {
                 fail(blob: id, reason: "blob \(id.shortHex) in pack \(pack.shortHex) does not authenticate (corrupted)")
                 continue
             }
-            let isZero = plaintext.withUnsafeBytes { Restorer.isAllZero($0) }
+            // Zero runs of whole 4 KiB blocks are not written: the file was sized with
+            // ftruncate, so they stay holes and sparse files come back sparse.
+            let runs = plaintext.withUnsafeBytes { Restorer.nonZeroRuns(in: $0) }
             for target in plan.blobTargets[id] ?? [] {
                 if state.withLock({ $0.failedFiles.contains(target.file) }) { continue }
-                if !isZero {
+                if !runs.isEmpty {
                     let path = plan.entries[target.file].path
                     let descriptor = withCPath(path) { open($0, O_WRONLY | O_NOFOLLOW | O_CLOEXEC) }
                     guard descriptor >= 0 else {
                         failFile(target.file, reason: "\(SystemCallError("open", path))")
                         continue
                     }
-                    var written = 0
                     var writeError: Int32 = 0
                     plaintext.withUnsafeBytes { raw in
-                        while written < raw.count {
-                            let count = pwrite(descriptor, raw.baseAddress! + written, raw.count - written, off_t(target.offset) + off_t(written))
-                            if count < 0 {
-                                if errno == EINTR { continue }
-                                writeError = errno
-                                return
+                        for run in runs where writeError == 0 {
+                            var written = 0
+                            while written < run.count {
+                                let count = pwrite(descriptor, raw.baseAddress! + run.lowerBound + written, run.count - written,
+                                                   off_t(target.offset) + off_t(run.lowerBound + written))
+                                if count < 0 {
+                                    if errno == EINTR { continue }
+                                    writeError = errno
+                                    return
+                                }
+                                written += count
                             }
-                            written += count
                         }
                     }
                     close(descriptor)
@@ -406,6 +411,26 @@ public final class Restorer: Sendable {
                 if finished { finishFile(target.file) }
             }
         }
+    }
+
+    /// The byte ranges of `bytes` to write: everything except zero-filled 4 KiB blocks
+    /// (aligned to the start of the blob), adjacent non-zero blocks merged into one run.
+    static func nonZeroRuns(in bytes: UnsafeRawBufferPointer) -> [Range<Int>] {
+        let block = 4096
+        var runs: [Range<Int>] = []
+        var start = 0
+        while start < bytes.count {
+            let end = min(start + block, bytes.count)
+            if !isAllZero(UnsafeRawBufferPointer(rebasing: bytes[start..<end])) {
+                if let last = runs.last, last.upperBound == start {
+                    runs[runs.count - 1] = last.lowerBound..<end
+                } else {
+                    runs.append(start..<end)
+                }
+            }
+            start = end
+        }
+        return runs
     }
 
     static func isAllZero(_ bytes: UnsafeRawBufferPointer) -> Bool {

@@ -24,14 +24,27 @@ enum ExitCode: Int32 {
             case .wrongPassword: return (.wrongPassword, "wrong_password")
             case .interrupted: return (.interrupted, "interrupted")
             case .invalidArgument: return (.usage, "invalid_argument")
-            default: return (.failure, "\(error.code)")
+            default: return (.failure, snakeCase("\(error.code)"))
             }
         case let error as ObjectStoreError:
-            return (.failure, "store_\(error.code)")
+            return (.failure, "store_" + snakeCase("\(error.code)"))
         case let error as SealingError:
-            return (.failure, "sealing_\(error.code)")
+            return (.failure, "sealing_" + snakeCase("\(error.code)"))
         default:
             return (.failure, "error")
         }
     }
+}
+
+/// `notFound` → `not_found`, for the stable `code` of JSON errors.
+private func snakeCase(_ name: String) -> String {
+    var result = ""
+    for character in name {
+        if character.isUppercase {
+            result += "_" + character.lowercased()
+        } else {
+            result.append(character)
+        }
+    }
+    return result
 }
