@@ -201,7 +201,7 @@ tool_version() {
     case "$1" in
         restic)   restic version | awk '{print $2}' ;;
         borg)     borg --version | awk '{print $2}' ;;
-        lifeboat) local v; v=$("$LIFEBOAT_BIN" --version 2>/dev/null | head -n1 | awk '{print $NF}') || true
+        lifeboat) local v; v=$("$LIFEBOAT_BIN" --version 2>/dev/null | head -n1 | awk '{print $2}') || true
                   echo "${v:-unknown}" ;;
     esac
 }

@@ -435,7 +435,7 @@ public final class Backup: Sendable {
         if before.st_mtim.tv_sec != after.st_mtim.tv_sec || before.st_mtim.tv_nsec != after.st_mtim.tv_nsec
             || before.st_ctim.tv_sec != after.st_ctim.tv_sec || before.st_ctim.tv_nsec != after.st_ctim.tv_nsec
             || Int(before.st_size) != Int(stored.bytes) {
-            warn(.changedWhileReading, job.path, "file changed while it was read; the snapshot holds what was read")
+            warn(.changedWhileReading, job.path, "\(String(decoding: job.path, as: UTF8.self)): file changed while it was read; the snapshot holds what was read")
             // Make the files cache read it again next time.
             node.changeTime = Node.Timestamp(seconds: 0, nanoseconds: 0)
         }
