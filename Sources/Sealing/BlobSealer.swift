@@ -22,8 +22,10 @@ public final class BlobSealer {
     static let compressedFlag: UInt8 = 0x01
     private static let nonceRange = 1..<(1 + AESGCM.nonceByteCount)
     private static let payloadStart = 1 + AESGCM.nonceByteCount
-    /// A scratch buffer grown past this by one huge object is released rather than kept.
-    private static let scratchRetentionLimit = 32 << 20
+    /// A scratch buffer grown past this by one large blob is released rather than kept:
+    /// most blobs are small, and a backup runs a sealer per worker, so keeping every
+    /// worker's largest-ever buffer would cost tens of megabytes for nothing.
+    private static let scratchRetentionLimit = 2 << 20
 
     /// The zstd level in use; 0 means compression is off.
     public let compressionLevel: Int32

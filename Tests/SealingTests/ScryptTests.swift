@@ -74,18 +74,22 @@ struct ScryptTests {
         }
     }
 
-    @Test("calibration picks a power of two between 2^14 and the 256 MiB cap, with r = 8 and p = 1")
+    @Test("calibration picks n a power of two from 2^14 up to the 32 MiB cap, r = 8, and raises p beyond it")
     func calibration() throws {
         let parameters = try ScryptParameters.calibrated(targetSeconds: 0.1)
-        #expect(parameters.r == 8 && parameters.p == 1)
+        #expect(parameters.r == 8 && parameters.p >= 1)
         #expect(parameters.n >= 1 << 14)
         #expect(parameters.n & (parameters.n - 1) == 0)
-        #expect(128 * UInt64(parameters.r) * parameters.n <= 256 << 20)
+        #expect(parameters.p == 1 || parameters.n == 1 << 15, "p grows only once n is at the cap")
+        #expect(128 * UInt64(parameters.r) * parameters.n <= 32 << 20)
         try parameters.validate()
 
-        // A tiny target gives the floor, a huge one the memory cap.
+        // A tiny target gives the floor; a huge one the memory cap, and p up to the work cap.
         #expect(try ScryptParameters.calibrated(targetSeconds: 0.000_001).n == 1 << 14)
-        #expect(try ScryptParameters.calibrated(targetSeconds: 1_000_000).n == 1 << 18)
+        let slowest = try ScryptParameters.calibrated(targetSeconds: 1_000_000)
+        #expect(slowest.n == 1 << 15)
+        #expect(slowest.memoryBytes == ScryptParameters.maximumCalibratedMemory)
+        #expect(slowest.memoryBytes * UInt64(slowest.p) == ScryptParameters.maximumWork)
         #expect(throws: SealingError(.invalidParameters, "")) { try ScryptParameters.calibrated(targetSeconds: 0) }
         #expect(throws: SealingError(.invalidParameters, "")) { try ScryptParameters.calibrated(targetSeconds: .nan) }
     }

@@ -363,8 +363,9 @@ public final class Backup: Sendable {
             }
             guard let descriptor = openForReading(path) else { return .some(nil) }
             // Start the disk read now, so that by the time a worker gets to this file
-            // its first megabytes are in memory: many files in flight keep a cold disk busy.
-            posix_fadvise(descriptor, 0, off_t(min(node.size, 4 << 20)), POSIX_FADV_WILLNEED)
+            // first megabyte is in memory: many files in flight keep a cold disk busy (the
+            // kernel's sequential readahead takes over from there).
+            posix_fadvise(descriptor, 0, off_t(min(node.size, 1 << 20)), POSIX_FADV_WILLNEED)
             jobs.push(FileJob(path: path, descriptor: descriptor, node: node, directory: directory, slot: slot,
                               isNew: previous == nil))
             return nil
@@ -415,26 +416,24 @@ public final class Backup: Sendable {
     private func read(_ job: FileJob, writer: ContentWriter) throws -> Node? {
         let descriptor = job.descriptor
         defer { close(descriptor) }
-        var before = stat()
-        fstat(descriptor, &before)
         let stored: ContentWriter.Stored
         do {
-            stored = try writer.store(descriptor: descriptor, path: job.path)
+            stored = try writer.store(descriptor: descriptor, path: job.path, isRegularFile: true)
         } catch let error as SystemCallError {
             warn(.unreadable, job.path, "\(error)")
             return nil
         }
+        // The node holds what the scanner's lstat saw just before the open; if the file is
+        // not exactly that any more, it changed while it was read.
         var after = stat()
         fstat(descriptor, &after)
         var node = job.node
         node.content = stored.content
+        let changed = node.modificationTime != Node.Timestamp(seconds: Int64(after.st_mtim.tv_sec), nanoseconds: UInt32(after.st_mtim.tv_nsec))
+            || node.changeTime != Node.Timestamp(seconds: Int64(after.st_ctim.tv_sec), nanoseconds: UInt32(after.st_ctim.tv_nsec))
+            || node.inode != UInt64(after.st_ino) || node.size != stored.bytes || UInt64(after.st_size) != stored.bytes
         node.size = stored.bytes
-        node.modificationTime = Node.Timestamp(seconds: Int64(before.st_mtim.tv_sec), nanoseconds: UInt32(before.st_mtim.tv_nsec))
-        node.changeTime = Node.Timestamp(seconds: Int64(before.st_ctim.tv_sec), nanoseconds: UInt32(before.st_ctim.tv_nsec))
-        node.inode = UInt64(before.st_ino)
-        if before.st_mtim.tv_sec != after.st_mtim.tv_sec || before.st_mtim.tv_nsec != after.st_mtim.tv_nsec
-            || before.st_ctim.tv_sec != after.st_ctim.tv_sec || before.st_ctim.tv_nsec != after.st_ctim.tv_nsec
-            || Int(before.st_size) != Int(stored.bytes) {
+        if changed {
             warn(.changedWhileReading, job.path, "\(String(decoding: job.path, as: UTF8.self)): file changed while it was read; the snapshot holds what was read")
             // Make the files cache read it again next time.
             node.changeTime = Node.Timestamp(seconds: 0, nanoseconds: 0)
@@ -468,7 +467,7 @@ public final class Backup: Sendable {
         let writer = try ContentWriter(storage: storage)
         let stored: ContentWriter.Stored
         do {
-            stored = try writer.store(descriptor: process.output, path: Array(filename.utf8))
+            stored = try writer.store(descriptor: process.output, path: Array(filename.utf8), isRegularFile: false)
         } catch {
             process.terminate()
             _ = process.wait()

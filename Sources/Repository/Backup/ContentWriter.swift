@@ -32,8 +32,17 @@ final class ContentWriter {
 
     /// Reads `descriptor` to its end and stores its content. Throws the read error
     /// (`SystemCallError`) or a storage error.
-    func store(descriptor: Int32, path: [UInt8]) throws -> Stored {
+    ///
+    /// For a regular file a short read means the end of the file, which saves a second read
+    /// per small file; if the file grew meanwhile, the caller's size check reports it.
+    func store(descriptor: Int32, path: [UInt8], isRegularFile: Bool) throws -> Stored {
         var result = Stored()
+        var highWater = 0
+        defer {
+            if highWater > ContentWriter.retainedBytes {
+                madvise(buffer.baseAddress!, buffer.count, MADV_DONTNEED)
+            }
+        }
         var start = 0
         var end = 0
         var endOfInput = false
@@ -46,7 +55,8 @@ final class ContentWriter {
                     start = 0
                 }
                 while end < buffer.count {
-                    let count = read(descriptor, buffer.baseAddress! + end, buffer.count - end)
+                    let requested = buffer.count - end
+                    let count = read(descriptor, buffer.baseAddress! + end, requested)
                     if count < 0 {
                         if errno == EINTR { continue }
                         throw SystemCallError("read", path)
@@ -56,9 +66,14 @@ final class ContentWriter {
                         break
                     }
                     end += count
+                    if isRegularFile && count < requested {
+                        endOfInput = true
+                        break
+                    }
                     if end - start >= chunker.maximumSize { break }
                 }
             }
+            highWater = max(highWater, end)
             if start == end && endOfInput { break }
             if start == end { continue }
             let available = UnsafeRawBufferPointer(rebasing: buffer[start..<end])
@@ -78,7 +93,12 @@ final class ContentWriter {
         sealed.removeAll(keepingCapacity: true)
         try sealer.seal(chunk, id: id, type: BlobType.data.rawValue, appendingTo: &sealed)
         try sealed.withUnsafeBytes { try storage.addData(sealed: $0, id: id, plaintextLength: chunk.count, sealer: sealer) }
+        if sealed.capacity > ContentWriter.retainedBytes { sealed = [] }
     }
+
+    /// Buffers grown past this by a large chunk are given back afterwards: most files are
+    /// small, and each worker keeping its largest-ever buffers would cost tens of megabytes.
+    static let retainedBytes = 2 << 20
 }
 
 extension Repository {

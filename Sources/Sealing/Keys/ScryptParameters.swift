@@ -17,12 +17,15 @@ public struct ScryptParameters: Sendable, Hashable, Codable {
 
     /// The smallest `n` that ``calibrated(targetSeconds:)`` picks (2^14, RFC 7914's interactive-login figure).
     public static let minimumCalibratedN: UInt64 = 1 << 14
-    /// The most memory ``calibrated(targetSeconds:)`` lets one derivation use: 256 MiB.
-    public static let maximumCalibratedMemory: UInt64 = 256 << 20
+    /// The most memory ``calibrated(targetSeconds:)`` lets one derivation use: 32 MiB (n = 2^15
+    /// with r = 8). Every command derives a key when it opens the repository, so this memory
+    /// counts towards its peak; past it, calibration raises `p` instead, which costs time
+    /// but no memory.
+    public static let maximumCalibratedMemory: UInt64 = 32 << 20
 
     /// The most memory (128·r·n bytes) a key file may ask for: 1 GiB, four times what calibration ever picks.
     public static let maximumMemory: UInt64 = 1 << 30
-    /// The most total work (128·r·n·p bytes processed) a key file may ask for: 16 times the largest calibration.
+    /// The most total work (128·r·n·p bytes processed) a key file may ask for; calibration stays within it.
     public static let maximumWork: UInt64 = 1 << 32
 
     /// The bytes of memory one derivation needs: 128·r·n (the V array), valid after ``validate()``.
@@ -88,8 +91,14 @@ public struct ScryptParameters: Sendable, Hashable, Codable {
         let maximumN = maximumCalibratedMemory / (128 * UInt64(parameters.r))
         // Doubling brings the estimate closer to the target (in ratio) while estimate·√2 < target.
         let squareRootOfTwo = 1.414_213_562_373_095  // a literal: squareRoot() would need libm at link time
-        while parameters.n < maximumN, estimate * squareRootOfTwo < targetSeconds {
-            parameters.n <<= 1
+        while estimate * squareRootOfTwo < targetSeconds {
+            if parameters.n < maximumN {
+                parameters.n <<= 1
+            } else if parameters.memoryBytes * UInt64(parameters.p) * 2 <= maximumWork {
+                parameters.p <<= 1
+            } else {
+                break
+            }
             estimate *= 2
         }
         return parameters
