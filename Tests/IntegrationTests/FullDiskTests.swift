@@ -13,8 +13,7 @@ struct FullDiskTests {
             guard mount("tmpfs", mountPoint, "tmpfs", 0, "size=8m,mode=0700") == 0 else {
                 let reason = String(cString: strerror(errno))
                 try #require(errno == EPERM || errno == EACCES, "mount tmpfs: \(reason)")
-                print("full disk: cannot mount a tmpfs here (\(reason)); skipped")
-                return
+                try Test.cancel("cannot mount a tmpfs here (\(reason)); this test needs root or CAP_SYS_ADMIN")
             }
             defer { umount2(mountPoint, Int32(MNT_DETACH)) }
             let repository = mountPoint + "/repo"
