@@ -67,13 +67,26 @@ public final class Repository: Sendable {
     /// Opens the repository with `password`: reads `config`, then tries every key file.
     ///
     /// Throws `.noRepository` when there is no `config`, `.wrongPassword` when no key opens.
-    public static func open(store: any ObjectStore, password: [UInt8]) throws -> Repository {
+    public static func open(store: any ObjectStore, password: [UInt8],
+                            warning: ((String) -> Void)? = nil) throws -> Repository {
         let config = try readConfig(store: store)
+        var damaged: [String] = []
         for key in try keyIDs(in: store) {
-            let file = try readKeyFile(store: store, id: key)
-            if let masterKey = try file.unwrap(password: password, what: "key \(key)") {
+            // A damaged key file is skipped, not fatal: another key may still open.
+            let masterKey: MasterKey?
+            do {
+                masterKey = try readKeyFile(store: store, id: key).unwrap(password: password, what: "key file keys/\(key.prefix(8))")
+            } catch let error as RepositoryError where error.code == .corrupted || error.code == .unsupportedVersion {
+                damaged.append(error.message)
+                warning?(error.message)
+                continue
+            }
+            if let masterKey {
                 return Repository(store: store, config: config, masterKey: masterKey, keyID: key)
             }
+        }
+        if !damaged.isEmpty {
+            throw RepositoryError(.wrongPassword, "\(store.location): no key file opens with this password, and \(damaged.count) key file(s) are damaged; if the password is right, open with another password and add a new key ('lifeboat key add')")
         }
         throw RepositoryError(.wrongPassword, "\(store.location): wrong password: no key file opens with it; check LIFEBOAT_PASSWORD_FILE, LIFEBOAT_PASSWORD_COMMAND or LIFEBOAT_PASSWORD")
     }
@@ -84,13 +97,16 @@ public final class Repository: Sendable {
         do {
             bytes = try store.get("config")
         } catch let error as ObjectStoreError where error.code == .notFound {
+            if let keys = try? store.list(prefix: "keys/"), !keys.isEmpty {
+                throw RepositoryError(.noRepository, "\(store.location): the repository's config object is missing (its keys are there); put back the saved copy of 'config' (docs/OPERATIONS.md)", cause: error)
+            }
             throw RepositoryError(.noRepository, "\(store.location): no repository here (no config object); create one with 'lifeboat init --repo \(store.location)' or check --repo / LIFEBOAT_REPOSITORY", cause: error)
         }
         let config: RepositoryConfig
         do {
             config = try JSONDecoder().decode(RepositoryConfig.self, from: Data(bytes))
         } catch {
-            throw RepositoryError(.corrupted, "\(store.location)/config: not a valid lifeboat config (\(error)); is this a lifeboat repository?", cause: error)
+            throw RepositoryError(.corrupted, "\(store.location)/config: not a valid lifeboat config (\(describeDecodingError(error))); is this a lifeboat repository? Put back the saved copy of 'config'", cause: error)
         }
         try config.validate()
         return config
@@ -104,10 +120,13 @@ public final class Repository: Sendable {
 
     static func readKeyFile(store: any ObjectStore, id: String) throws -> KeyFile {
         let bytes = try store.get("keys/\(id)")
+        guard SHA256.hash(bytes).hex == id else {
+            throw RepositoryError(.corrupted, "key file keys/\(id.prefix(8)): checksum mismatch (stored bytes corrupted)")
+        }
         do {
             return try JSONDecoder().decode(KeyFile.self, from: Data(bytes))
         } catch {
-            throw RepositoryError(.corrupted, "\(store.location)/keys/\(id): not a valid key file (\(error)); remove it with 'lifeboat key remove \(id.prefix(8))' from another key", cause: error)
+            throw RepositoryError(.corrupted, "key file keys/\(id.prefix(8)): not a valid key file (\(describeDecodingError(error)))", cause: error)
         }
     }
 
@@ -147,7 +166,7 @@ public final class Repository: Sendable {
     /// Removes a key file; refuses to remove the key in use or the last key.
     public func removeKey(_ id: String) throws {
         guard id != keyID else {
-            throw RepositoryError(.invalidArgument, "key \(id.prefix(8)) is the one opening the repository now; open with another password to remove it")
+            throw RepositoryError(.io, "key \(id.prefix(8)) is the one opening the repository now; open with another password to remove it")
         }
         try store.delete("keys/\(id)")
     }
@@ -178,6 +197,11 @@ public final class Repository: Sendable {
     /// Loads every index file into memory. A file that cannot be read is recorded in
     /// `damagedIndexFiles` and skipped, so restore of what is still indexed keeps working.
     public func loadIndex() throws {
+        try loadIndex(skipping: [])
+    }
+
+    private func loadIndex(skipping lost: Set<BlobID>) throws {
+        damagedIndexFiles.withLock { $0.removeAll() }
         let files = try store.list(prefix: "index/")
         let decoded = Mutex<[IndexFile]>([])
         let queue = BoundedQueue<String>(capacity: max(1, files.count))
@@ -201,7 +225,7 @@ public final class Repository: Sendable {
         index.withLock { index in
             index.reserve(additional: all.reduce(0) { $0 + $1.packs.reduce(0) { $0 + $1.blobs.count } })
             for file in all {
-                for pack in file.packs {
+                for pack in file.packs where !lost.contains(pack.id) {
                     index.add(packID: pack.id, type: pack.type, size: pack.size, blobs: pack.blobs)
                 }
             }
@@ -212,7 +236,7 @@ public final class Repository: Sendable {
         let stored = try store.get(key)
         let name = String(key.dropFirst("index/".count))
         guard SHA256.hash(stored).hex == name else {
-            throw RepositoryError(.corrupted, "\(key): checksum mismatch (stored bytes corrupted); run 'lifeboat check'")
+            throw RepositoryError(.corrupted, "\(key): checksum mismatch (stored bytes corrupted, or not an index file)")
         }
         let plaintext: [UInt8]
         do {
@@ -228,6 +252,30 @@ public final class Repository: Sendable {
         guard !packs.isEmpty else { return }
         let stored = try withSealer { try $0.sealObject(IndexFile(packs: packs).encoded(), type: ObjectType.index.rawValue) }
         try putIgnoringDuplicate(stored, as: "index/\(SHA256.hash(stored).hex)")
+    }
+
+    /// Drops from the in-memory index every pack that is missing from the store or has the
+    /// wrong size, and returns their keys: a backup must not deduplicate against data that is
+    /// gone, or it would write snapshots that cannot be restored. Costs one listing.
+    public func forgetLostPacks() throws -> [String] {
+        var stored: [String: Int] = [:]
+        for prefix in ["data/", "tree/"] {
+            for object in try store.list(prefix: prefix) { stored[object.key] = object.size }
+        }
+        let lost: [BlobID: String] = index.withLock { index in
+            var lost: [BlobID: String] = [:]
+            for pack in index.packs {
+                let key = packKey(pack.id, type: pack.type)
+                if stored[key] != pack.size { lost[pack.id] = key }
+            }
+            return lost
+        }
+        guard !lost.isEmpty else { return [] }
+        // The in-memory index keeps one location per blob, which may be the lost copy: load
+        // it again without the lost packs, so copies stored since then are found.
+        index.withLock { $0 = MasterIndex() }
+        try loadIndex(skipping: Set(lost.keys))
+        return lost.values.sorted()
     }
 
     public func location(of id: BlobID) -> BlobLocation? { index.withLock { $0.location(of: id) } }
@@ -396,4 +444,18 @@ public func currentHostName() -> String {
 /// The name of the user running lifeboat.
 public func currentUserName() -> String {
     UserNames.shared.user(getuid()) ?? String(getuid())
+}
+
+/// A short description of a JSON decoding failure, without Swift's type dumps.
+func describeDecodingError(_ error: any Error) -> String {
+    switch error {
+    case DecodingError.keyNotFound(let key, _):
+        return "field '\(key.stringValue)' is missing"
+    case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
+        return "field '\(context.codingPath.map(\.stringValue).joined(separator: "."))' has the wrong type"
+    case DecodingError.dataCorrupted(let context):
+        return context.codingPath.isEmpty ? "not valid JSON" : "field '\(context.codingPath.map(\.stringValue).joined(separator: "."))' is invalid"
+    default:
+        return "\(error)"
+    }
 }

@@ -38,7 +38,7 @@ struct KeyTests {
 
             // A key cannot remove itself.
             let removeSelf = try sandbox.run(["key", "remove", String(originalKey.prefix(8))])
-            #expect(removeSelf.status != 0, "\(removeSelf)")
+            #expect(removeSelf.status == 1, "\(removeSelf)")
             #expect(removeSelf.signal == nil)
 
             let remove = try sandbox.run(["key", "remove", String(originalKey.prefix(8))], env: ["LIFEBOAT_PASSWORD": second])

@@ -58,6 +58,9 @@ public final class Backup: Sendable {
 
     private func run() throws -> BackupResult {
         let start = Node.Timestamp.now()
+        for key in try repository.forgetLostPacks() {
+            warn(.repository, Array(key.utf8), "pack \(key) is listed in the index but missing or truncated in the store; its data is stored again if it is still in the source")
+        }
         let (snapshots, _) = try repository.snapshots()
         let parent = try selectParent(from: snapshots)
         let finished = Mutex(false)
@@ -95,7 +98,12 @@ public final class Backup: Sendable {
             try storage.finish()
         } catch {
             jobs.close()
-            storage.abandon()
+            if (error as? RepositoryError)?.code == .interrupted {
+                // Everything read so far is sealed already: store and index it for the next run.
+                try? storage.finish()
+            } else {
+                storage.abandon()
+            }
             throw error
         }
         guard let root = assembler.rootTree else {
@@ -190,7 +198,7 @@ public final class Backup: Sendable {
         for path in paths {
             var info = stat()
             guard lstat(path, &info) == 0 else {
-                throw RepositoryError(.invalidArgument, "\(path): \(String(cString: strerror(errno))); check the path")
+                throw RepositoryError(.notFound, "\(path): \(String(cString: strerror(errno))); check the path")
             }
         }
         let workers = (0..<options.workers).map { number in
@@ -249,7 +257,9 @@ public final class Backup: Sendable {
         for name in order {
             let path = prefix + [UInt8(ascii: "/")] + name
             let rest = groups[name]!.filter { !$0.isEmpty }
-            let info = try FileMetadata.status(of: path)
+            // A directory on the way to a given path may be a symlink (/bin -> usr/bin on
+            // Debian 12): it is followed and recorded as the directory it leads to.
+            let info = rest.isEmpty ? try FileMetadata.status(of: path) : try FileMetadata.statusFollowingLinks(of: path)
             var nameCache = NameCache()
             let node = FileMetadata.node(name: name, path: path, info: info, names: &nameCache,
                                          warn: { self.warn(.unreadable, path, $0) })
@@ -464,6 +474,23 @@ public final class Backup: Sendable {
             throw RepositoryError(.invalidArgument, "--stdin-filename '\(filename)' must be a plain file name without '/'")
         }
         let process = try ChildProcess(arguments: arguments)
+        // An interrupt aimed at lifeboat alone (systemctl stop, kill PID) must also stop the
+        // command, or lifeboat would wait for it to finish on its own.
+        let reading = Mutex(true)
+        let pid = process.pid
+        let watcher = BackgroundThread(name: "command.watch") { [options] in
+            while reading.withLock({ $0 }) {
+                if options.isCancelled() {
+                    kill(pid, SIGTERM)
+                    return
+                }
+                usleep(100_000)
+            }
+        }
+        defer {
+            reading.withLock { $0 = false }
+            watcher.wait()
+        }
         let writer = try ContentWriter(storage: storage)
         let stored: ContentWriter.Stored
         do {
@@ -474,6 +501,9 @@ public final class Backup: Sendable {
             throw error
         }
         let status = process.wait()
+        if options.isCancelled() {
+            throw RepositoryError(.interrupted, "backup interrupted; the command was stopped and no snapshot was written")
+        }
         guard status == 0 else {
             throw RepositoryError(.sourceFailed, "command '\(arguments.joined(separator: " "))' \(ChildProcess.describe(status)); no snapshot was written")
         }

@@ -51,6 +51,9 @@ public struct BackupWarning: Sendable {
         case unreadable
         /// The file changed while it was being read; what was read is in the snapshot.
         case changedWhileReading = "changed"
+        /// The repository is damaged in a way the backup works around (e.g. lost packs whose
+        /// data it stores again).
+        case repository
     }
 
     public var kind: Kind

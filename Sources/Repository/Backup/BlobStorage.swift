@@ -139,10 +139,17 @@ final class BlobStorage: Sendable {
         state.withLock { $0.storedPacks.removeAll() }
     }
 
-    /// Stops accepting uploads after a failure elsewhere and waits for the threads.
+    /// Stops after a failure or an interrupt: waits for the uploads under way and indexes
+    /// the packs that were stored, so the next backup reuses them instead of storing them
+    /// again. Best effort: when the store itself failed, the index may not be writable.
     func abandon() {
         uploads.close()
         for uploader in uploaders.withLock({ $0 }) { uploader.wait() }
+        let stored = state.withLock { state in
+            defer { state.storedPacks.removeAll() }
+            return state.storedPacks
+        }
+        try? repository.writeIndex(stored)
     }
 
     var counts: (dataBlobs: Int, treeBlobs: Int, dataAdded: UInt64, dataAddedPacked: UInt64) {

@@ -63,11 +63,12 @@ public enum Checker {
         // Snapshots first, then the index, as every reader does.
         let (snapshots, damagedSnapshots) = try repository.snapshots()
         report.snapshots = snapshots.count
-        for damaged in damagedSnapshots { report.errors.append("\(damaged.key): \(damaged.reason)") }
+        // The reasons already name the object.
+        for damaged in damagedSnapshots { report.errors.append(damaged.reason) }
         progress?("loading index")
         try repository.loadIndex()
         for damaged in repository.damagedIndexFiles.withLock({ $0 }) {
-            report.errors.append("\(damaged.key): \(damaged.reason); rebuild it by running a new backup of the affected data")
+            report.errors.append("\(damaged.reason); the data it listed is unreachable until backed up again")
         }
 
         // Every pack the index names must exist with the right size.
@@ -108,10 +109,14 @@ public enum Checker {
             damagedPacks.formUnion(outcome.damagedPacks)
             damagedBlobs.formUnion(outcome.damagedBlobs)
         }
+        // Blobs of lost packs may have been stored again since (a later backup does that);
+        // the index without the lost packs tells which are really gone.
+        let lostPacks = damagedPacks
+        _ = try repository.forgetLostPacks()
         repository.index.withLock { index in
             report.blobs = index.count
             index.forEach { id, location in
-                if damagedPacks.contains(location.pack) { damagedBlobs.insert(id) }
+                if lostPacks.contains(location.pack) { damagedBlobs.insert(id) }
             }
         }
 

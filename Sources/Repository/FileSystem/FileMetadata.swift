@@ -11,6 +11,14 @@ enum FileMetadata {
         return info
     }
 
+    /// `stat` of a path, following symlinks.
+    static func statusFollowingLinks(of path: [UInt8]) throws -> stat {
+        var info = stat()
+        let result = withCPath(path) { stat($0, &info) }
+        guard result == 0 else { throw SystemCallError("stat", path) }
+        return info
+    }
+
     static func kind(of info: stat) -> Node.Kind {
         switch info.st_mode & S_IFMT {
         case S_IFREG: return .file

@@ -17,6 +17,8 @@ public final class Restorer: Sendable {
     private let state: Mutex<State>
     /// Files with several blobs that a writer has created already.
     private let creation = Mutex(Set<Int>())
+    /// Set when the target cannot take more; stops the restore.
+    private let fatal = Mutex<RepositoryError?>(nil)
 
     /// One thing to create on disk.
     private struct Planned: Sendable {
@@ -105,7 +107,7 @@ public final class Restorer: Sendable {
                 do {
                     tree = try repository.loadTree(subtree)
                 } catch {
-                    errors.append("\(String(decoding: snapshotPath, as: UTF8.self)): contents not restored: \(error)")
+                    errors.append("\(snapshotPath.isEmpty ? "/" : String(decoding: snapshotPath, as: UTF8.self)): contents not restored: \(error)")
                     return any
                 }
                 for child in tree.nodes {
@@ -177,6 +179,8 @@ public final class Restorer: Sendable {
     /// Restores `snapshot` as `options` say.
     public static func run(_ repository: Repository, snapshot: SnapshotEntry, options: RestoreOptions) throws -> RestoreResult {
         let started = Node.Timestamp.now()
+        // A blob stored again after its pack was lost has two index entries; only the live one counts.
+        _ = try repository.forgetLostPacks()
         let restorer = try Restorer(repository: repository, snapshot: snapshot, options: options)
         try restorer.createTarget()
         try restorer.createEntries()
@@ -209,6 +213,9 @@ public final class Restorer: Sendable {
         guard stat(target, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
             throw RepositoryError(.invalidArgument, "target \(target) is not a directory")
         }
+        guard access(target, W_OK | X_OK) == 0 else {
+            throw RepositoryError(.io, "target \(target) is not writable (\(String(cString: strerror(errno)))); choose another --target or fix its permissions")
+        }
     }
 
     /// Makes room for a new entry at `path`: anything but a directory there is removed, so an
@@ -238,7 +245,10 @@ public final class Restorer: Sendable {
             case .directory:
                 guard clear(path, keepDirectory: true) else { continue }
                 if withCPath(path, { mkdir($0, 0o700) }) != 0 && errno != EEXIST {
-                    record("\(SystemCallError("mkdir", path))")
+                    let errorNumber = errno
+                    stopIfTargetFull(errorNumber)
+                    if let fatal = fatal.withLock({ $0 }) { throw fatal }
+                    record("\(SystemCallError("mkdir", path, errorNumber: errorNumber))")
                     continue
                 }
                 state.withLock { $0.result.directories += 1 }
@@ -308,11 +318,12 @@ public final class Restorer: Sendable {
                 return
             }
             while let (pack, blobs) = packs.pop() {
-                if self.options.isCancelled() { continue }
+                if self.options.isCancelled() || self.fatal.withLock({ $0 != nil }) { continue }
                 self.restore(pack: pack, blobs: blobs, sealer: sealer)
             }
         }
         feeder.wait()
+        if let fatal = fatal.withLock({ $0 }) { throw fatal }
         if options.isCancelled() { throw RepositoryError(.interrupted, "restore interrupted; the target holds a partial restore") }
     }
 
@@ -362,6 +373,7 @@ public final class Restorer: Sendable {
             // Zero runs of whole 4 KiB blocks are not written: the file was sized with
             // ftruncate, so they stay holes and sparse files come back sparse.
             let runs = plaintext.withUnsafeBytes { Restorer.nonZeroRuns(in: $0) }
+            if fatal.withLock({ $0 != nil }) { return }
             for target in plan.blobTargets[id] ?? [] {
                 if state.withLock({ $0.failedFiles.contains(target.file) }) { continue }
                 guard let descriptor = openForWriting(target.file) else { continue }
@@ -383,6 +395,7 @@ public final class Restorer: Sendable {
                 }
                 if writeError != 0 {
                     close(descriptor)
+                    stopIfTargetFull(writeError)
                     failFile(target.file, reason: "\(SystemCallError("write", plan.entries[target.file].path, errorNumber: writeError))")
                     continue
                 }
@@ -432,7 +445,9 @@ public final class Restorer: Sendable {
             descriptor = withCPath(path) { open($0, flags, 0o600) }
         }
         guard descriptor >= 0 else {
-            failFile(index, reason: "\(SystemCallError("create", path))")
+            let errorNumber = errno
+            failFile(index, reason: "\(SystemCallError("create", path, errorNumber: errorNumber))")
+            stopIfTargetFull(errorNumber)
             return nil
         }
         let size = plan.entries[index].node.size
@@ -482,7 +497,21 @@ public final class Restorer: Sendable {
         }
     }
 
+    /// Stops the whole restore when the target cannot take more (no space, read-only):
+    /// every further file would fail the same way.
+    private func stopIfTargetFull(_ errorNumber: Int32) {
+        guard errorNumber == ENOSPC || errorNumber == EDQUOT || errorNumber == EROFS else { return }
+        let target = Restorer.absolute(options.target)
+        fatal.withLock { fatal in
+            if fatal == nil {
+                fatal = RepositoryError(.io, "target \(target): \(String(cString: strerror(errorNumber))); the restore stopped. Free space (or choose another --target) and run it again: it overwrites what is there")
+            }
+        }
+    }
+
     private func failFile(_ file: Int, reason: String) {
+        // Once the target is full, the one fatal error says it all.
+        if fatal.withLock({ $0 != nil }) { return }
         let first = state.withLock { $0.failedFiles.insert(file).inserted }
         if first { record("\(String(decoding: plan.entries[file].path, as: UTF8.self)): not restored correctly: \(reason)") }
     }

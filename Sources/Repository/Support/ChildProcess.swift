@@ -22,8 +22,18 @@ public final class ChildProcess {
         var cArguments: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) }
         cArguments.append(nil)
         defer { for argument in cArguments { free(argument) } }
+        // The child gets our environment minus the repository password: a dump command has
+        // no business with it, and it would show in the child's /proc/PID/environ.
+        var environment: [UnsafeMutablePointer<CChar>?] = []
+        var entry = Glibc.environ
+        while let variable = entry.pointee {
+            if strncmp(variable, "LIFEBOAT_PASSWORD", 17) != 0 { environment.append(strdup(variable)) }
+            entry += 1
+        }
+        environment.append(nil)
+        defer { for variable in environment { free(variable) } }
         var child: pid_t = 0
-        let result = posix_spawnp(&child, arguments[0], &actions, nil, cArguments, Glibc.environ)
+        let result = posix_spawnp(&child, arguments[0], &actions, nil, cArguments, environment)
         close(pipeEnds[1])
         guard result == 0 else {
             close(pipeEnds[0])

@@ -69,7 +69,11 @@ enum BackupCommand: Command {
         if let workers = try arguments.integer("workers", in: 1...64) { options.workers = workers }
         options.isCancelled = context.isCancelled
         options.warning = { warning in
-            output.warning("\(warning.kind == .unreadable ? "cannot read" : "changed while reading") \(warning.message)")
+            switch warning.kind {
+            case .unreadable: output.warning("cannot read \(warning.message)")
+            case .changedWhileReading: output.warning("changed while reading \(warning.message)")
+            case .repository: output.warning(warning.message)
+            }
         }
         let lastStatus = Mutex<Double>(0)
         options.progress = { progress in

@@ -46,7 +46,7 @@ enum CheckCommand: Command {
             output.line("no errors found: \(report.snapshots) snapshots, \(report.packs) packs, \(report.blobs) blobs\(read)")
         } else {
             output.result("\(report.errors.count) error(s) found; \(affected.count) snapshot(s) affected\(read)")
-            output.result("Restore of unaffected files still works; see docs/OPERATIONS.md, 'Repairing a damaged repository'.")
+            output.result("Restore of unaffected files still works; see docs/OPERATIONS.md, 'Runbook: a damaged repository'.")
         }
         output.message(Summary(report: report))
         return report.isClean ? .success : .failure

@@ -64,6 +64,14 @@ enum InitCommand: Command {
 }
 
 enum VersionCommand: Command {
+    struct Version: Encodable {
+        var messageType = "version"
+        var version: String
+        var repositoryFormat: Int
+
+        enum CodingKeys: String, CodingKey { case messageType = "message_type", version, repositoryFormat = "repository_format" }
+    }
+
     static let name = "version"
     static let summary = "print the version"
     static let usage = "lifeboat version"
@@ -71,6 +79,8 @@ enum VersionCommand: Command {
 
     static func run(_ context: Context) throws -> ExitCode {
         context.output.result(Repository.programVersion + " (repository format \(RepositoryConfig.currentVersion))")
+        context.output.message(Version(version: String(Repository.programVersion.dropFirst("lifeboat ".count)),
+                                        repositoryFormat: RepositoryConfig.currentVersion))
         return .success
     }
 }

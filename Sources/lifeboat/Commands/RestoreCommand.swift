@@ -57,7 +57,8 @@ enum RestoreCommand: Command {
                                bytes: result.bytes, filesVerified: options.verify ? result.filesVerified : nil,
                                errors: result.errors.count, seconds: result.secondsElapsed))
         if !result.errors.isEmpty {
-            output.error("\(result.errors.count) entries were not restored correctly (listed above)", code: "restore_incomplete", exitCode: 1)
+            let count = result.errors.count
+            output.error("\(count) \(count == 1 ? "entry was" : "entries were") not restored correctly (listed above)", code: "restore_incomplete", exitCode: 1)
             return .failure
         }
         return .success

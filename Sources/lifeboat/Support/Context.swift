@@ -52,7 +52,8 @@ struct Context {
     func openRepository(loadIndex: Bool = true) throws -> Repository {
         let store = try store()
         _ = try Repository.readConfig(store: store)
-        let repository = try Repository.open(store: store, password: Password.current())
+        let repository = try Repository.open(store: store, password: Password.current(),
+                                             warning: { output.warning($0) })
         if loadIndex { try repository.loadIndex() }
         return repository
     }

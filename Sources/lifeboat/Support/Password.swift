@@ -27,7 +27,7 @@ enum Password {
 
     static func fromFile(_ path: String, what: String) throws -> [UInt8] {
         guard let file = fopen(path, "r") else {
-            throw RepositoryError(.invalidArgument, "\(what) \(path): \(String(cString: strerror(errno))); check the path")
+            throw RepositoryError(.io, "\(what) \(path): \(String(cString: strerror(errno))); check the path")
         }
         defer { fclose(file) }
         var bytes: [UInt8] = []
@@ -45,7 +45,7 @@ enum Password {
         let output = try process.readAll()
         let status = process.wait()
         guard status == 0 else {
-            throw RepositoryError(.invalidArgument, "LIFEBOAT_PASSWORD_COMMAND \(ChildProcess.describe(status)); fix the command (its output is not shown, it may hold the password)")
+            throw RepositoryError(.io, "LIFEBOAT_PASSWORD_COMMAND \(ChildProcess.describe(status)); fix the command (its output is not shown, it may hold the password)")
         }
         return try nonEmpty(trimNewline(output), what: "LIFEBOAT_PASSWORD_COMMAND output")
     }
@@ -54,14 +54,14 @@ enum Password {
         let terminal = open("/dev/tty", O_RDWR | O_CLOEXEC)
         guard terminal >= 0, isatty(0) == 1 || isatty(terminal) == 1 else {
             if terminal >= 0 { close(terminal) }
-            throw RepositoryError(.invalidArgument, "no password given and no terminal to ask on; set LIFEBOAT_PASSWORD_FILE, LIFEBOAT_PASSWORD_COMMAND or LIFEBOAT_PASSWORD")
+            throw RepositoryError(.io, "no password given and no terminal to ask on; set LIFEBOAT_PASSWORD_FILE, LIFEBOAT_PASSWORD_COMMAND or LIFEBOAT_PASSWORD")
         }
         defer { close(terminal) }
         let first = try readHidden(text, terminal: terminal)
         if confirm {
             let second = try readHidden("enter the password again: ", terminal: terminal)
             guard first == second else {
-                throw RepositoryError(.invalidArgument, "the passwords do not match; try again")
+                throw RepositoryError(.io, "the passwords do not match; try again")
             }
         }
         return try nonEmpty(first, what: "the password")
@@ -94,7 +94,7 @@ enum Password {
     }
 
     private static func nonEmpty(_ bytes: [UInt8], what: String) throws -> [UInt8] {
-        guard !bytes.isEmpty else { throw RepositoryError(.invalidArgument, "\(what) is empty; a repository password cannot be empty") }
+        guard !bytes.isEmpty else { throw RepositoryError(.io, "\(what) is empty; a repository password cannot be empty") }
         return bytes
     }
 }
