@@ -15,8 +15,6 @@ public final class Restorer: Sendable {
     private let options: RestoreOptions
     private let plan: Plan
     private let state: Mutex<State>
-    /// Files with several blobs that a writer has created already.
-    private let creation = Mutex(Set<Int>())
     /// Set when the target cannot take more; stops the restore.
     private let fatal = Mutex<RepositoryError?>(nil)
 
@@ -253,11 +251,15 @@ public final class Restorer: Sendable {
                 }
                 state.withLock { $0.result.directories += 1 }
             case .file:
-                // Files with content are created by the thread that writes their first blob,
-                // so that each file is opened once; empty ones are made here.
-                if entry.linkTo != nil || plan.blobsPerFile[index] != nil { continue }
-                if let descriptor = create(index) {
+                // Every file is created here, on one thread: concurrent creators make ext4
+                // spin on its group locks (measured: several times the system time), and
+                // the writers then only open existing files.
+                if entry.linkTo != nil { continue }
+                guard let descriptor = create(index) else { continue }
+                if plan.blobsPerFile[index] == nil {
                     finishFile(index, descriptor: descriptor)
+                } else {
+                    close(descriptor)
                 }
             case .symlink:
                 guard clear(path, keepDirectory: false) else { continue }
@@ -413,19 +415,12 @@ public final class Restorer: Sendable {
         }
     }
 
-    /// Opens a file for writing one of its blobs. The first writer of a file creates it, the
-    /// rest open it. Creation happens under `creation`, one file at a time: file systems
-    /// serialize inode allocation anyway, and on ext4 concurrent creators after a large
-    /// delete spin on the same group lock (measured: 3x the system time). Writing, the
-    /// larger part, stays parallel.
+    /// Opens an existing file (made by `createEntries`) for writing one of its blobs.
     private func openForWriting(_ index: Int) -> Int32? {
-        if plan.blobsPerFile[index] == 1 { return creation.withLock { _ in create(index) } }
-        let descriptor: Int32? = creation.withLock { created in
-            if created.insert(index).inserted { return create(index) }
-            return withCPath(plan.entries[index].path) { open($0, O_WRONLY | O_NOFOLLOW | O_CLOEXEC) }
-        }
-        guard let descriptor, descriptor >= 0 else {
-            if descriptor != nil { failFile(index, reason: "\(SystemCallError("open", plan.entries[index].path))") }
+        let path = plan.entries[index].path
+        let descriptor = withCPath(path) { open($0, O_WRONLY | O_NOFOLLOW | O_CLOEXEC) }
+        guard descriptor >= 0 else {
+            failFile(index, reason: "\(SystemCallError("open", path))")
             return nil
         }
         return descriptor
