@@ -258,10 +258,21 @@ public final class Repository: Sendable {
     /// wrong size, and returns their keys: a backup must not deduplicate against data that is
     /// gone, or it would write snapshots that cannot be restored. Costs one listing.
     public func forgetLostPacks() throws -> [String] {
+        try forgetLostPacks(stored: storedPacks())
+    }
+
+    /// Every pack object in the store, key → size (one listing of `data/` and `tree/`).
+    func storedPacks() throws -> [String: Int] {
         var stored: [String: Int] = [:]
         for prefix in ["data/", "tree/"] {
             for object in try store.list(prefix: prefix) { stored[object.key] = object.size }
         }
+        return stored
+    }
+
+    /// ``forgetLostPacks()`` with a listing the caller already has.
+    @discardableResult
+    func forgetLostPacks(stored: [String: Int]) throws -> [String] {
         let lost: [BlobID: String] = index.withLock { index in
             var lost: [BlobID: String] = [:]
             for pack in index.packs {

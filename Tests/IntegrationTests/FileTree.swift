@@ -1,5 +1,6 @@
 import CShims
 import Glibc
+import Testing
 
 // File system helpers for building source trees and checking restored ones. Paths are raw
 // bytes underneath, because Linux names need not be UTF-8 and the tests use such names.
@@ -450,5 +451,16 @@ func sameBytes(_ a: some RawPath, _ b: some RawPath) throws -> Bool {
         if leftCount != rightCount { return false }
         if leftCount == 0 { return true }
         if memcmp(left.baseAddress!, right.baseAddress!, leftCount) != 0 { return false }
+    }
+}
+
+/// Mounts a tmpfs at `path` (unmount with `umount2(path, MNT_DETACH)`). Where this process
+/// may not mount (no root or CAP_SYS_ADMIN), the calling test is cancelled, which reports it
+/// as skipped rather than passed.
+func mountTemporaryFileSystem(at path: String, options: String) throws {
+    guard mount("tmpfs", path, "tmpfs", 0, options) == 0 else {
+        let reason = String(cString: strerror(errno))
+        try #require(errno == EPERM || errno == EACCES, "mount tmpfs: \(reason)")
+        try Test.cancel("cannot mount a tmpfs here (\(reason)); this test needs root or CAP_SYS_ADMIN")
     }
 }

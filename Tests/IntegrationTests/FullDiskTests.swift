@@ -10,11 +10,7 @@ struct FullDiskTests {
         try Sandbox.with { sandbox in
             let mountPoint = sandbox.path("small-disk")
             try makeDirectory(mountPoint)
-            guard mount("tmpfs", mountPoint, "tmpfs", 0, "size=8m,mode=0700") == 0 else {
-                let reason = String(cString: strerror(errno))
-                try #require(errno == EPERM || errno == EACCES, "mount tmpfs: \(reason)")
-                try Test.cancel("cannot mount a tmpfs here (\(reason)); this test needs root or CAP_SYS_ADMIN")
-            }
+            try mountTemporaryFileSystem(at: mountPoint, options: "size=8m,mode=0700")
             defer { umount2(mountPoint, Int32(MNT_DETACH)) }
             let repository = mountPoint + "/repo"
             let env: [String: String?] = ["LIFEBOAT_REPOSITORY": repository]

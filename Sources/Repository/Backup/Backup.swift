@@ -163,8 +163,7 @@ public final class Backup: Sendable {
         guard !given.isEmpty else {
             throw RepositoryError(.invalidArgument, "no paths to back up; give at least one file or directory")
         }
-        var cwd = [CChar](repeating: 0, count: 4096)
-        let base = getcwd(&cwd, cwd.count).map { String(cString: $0) } ?? "/"
+        let base = currentDirectory()
         var result: [String] = []
         for path in given {
             guard !path.isEmpty else { throw RepositoryError(.invalidArgument, "an empty path was given") }

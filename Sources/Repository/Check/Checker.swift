@@ -73,10 +73,7 @@ public enum Checker {
 
         // Every pack the index names must exist with the right size.
         progress?("checking packs")
-        var stored: [String: Int] = [:]
-        for prefix in ["data/", "tree/"] {
-            for object in try repository.store.list(prefix: prefix) { stored[object.key] = object.size }
-        }
+        let stored = try repository.storedPacks()
         let packs = repository.index.withLock { $0.packs }
         report.packs = packs.count
         var damagedPacks = Set<BlobID>()
@@ -112,7 +109,7 @@ public enum Checker {
         // Blobs of lost packs may have been stored again since (a later backup does that);
         // the index without the lost packs tells which are really gone.
         let lostPacks = damagedPacks
-        _ = try repository.forgetLostPacks()
+        try repository.forgetLostPacks(stored: stored)
         repository.index.withLock { index in
             report.blobs = index.count
             index.forEach { id, location in

@@ -34,3 +34,9 @@ func joinPath(_ directory: [UInt8], _ name: [UInt8]) -> [UInt8] {
     result.append(contentsOf: name)
     return result
 }
+
+/// The working directory, for making given paths absolute (`/` if it cannot be read).
+func currentDirectory() -> String {
+    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+    return getcwd(&buffer, buffer.count).map { String(cString: $0) } ?? "/"
+}

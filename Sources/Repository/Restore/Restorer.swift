@@ -166,10 +166,7 @@ public final class Restorer: Sendable {
     }
 
     static func absolute(_ path: String) -> String {
-        if path.hasPrefix("/") { return path }
-        var cwd = [CChar](repeating: 0, count: 4096)
-        let base = getcwd(&cwd, cwd.count).map { String(cString: $0) } ?? "/"
-        return base + "/" + path
+        path.hasPrefix("/") ? path : currentDirectory() + "/" + path
     }
 
     // MARK: - Running
