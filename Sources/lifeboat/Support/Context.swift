@@ -34,18 +34,9 @@ struct Context {
         return location
     }
 
-    /// The store for the repository location (a local directory in this version).
+    /// The store for the repository location.
     func store(creating: Bool = false) throws -> any ObjectStore {
-        let location = try repositoryLocation()
-        if location.hasPrefix("s3:") || location.contains("://") {
-            throw UsageError(message: "\(location): only local directory repositories are supported by this version")
-        }
-        if creating { return try LocalDirectoryStore.create(at: location) }
-        var info = stat()
-        guard stat(location, &info) == 0 else {
-            throw RepositoryError(.noRepository, "\(location): no repository here (\(String(cString: strerror(errno)))); create one with 'lifeboat init --repo \(location)' or check --repo / LIFEBOAT_REPOSITORY")
-        }
-        return try LocalDirectoryStore(path: location)
+        try makeStore(at: repositoryLocation(), creating: creating)
     }
 
     /// Opens the repository, asking for the password.
