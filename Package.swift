@@ -26,7 +26,7 @@ let package = Package(
         // MARK: Layers (DESIGN §1), bottom to top
         .target(name: "Chunking", swiftSettings: swiftSettings),
         .target(name: "Sealing", dependencies: ["CZstd", "COpenSSL", "CShims"], swiftSettings: swiftSettings),
-        .target(name: "ObjectStore", dependencies: ["Sealing", "CCurl", "CShims"], swiftSettings: swiftSettings),
+        .target(name: "ObjectStore", dependencies: ["Sealing", "CCurl", "COpenSSL", "CShims"], swiftSettings: swiftSettings),
         .target(name: "Repository", dependencies: ["Chunking", "Sealing", "ObjectStore", "CShims"], swiftSettings: swiftSettings),
         .executableTarget(name: "lifeboat", dependencies: ["Repository"], swiftSettings: swiftSettings),
 

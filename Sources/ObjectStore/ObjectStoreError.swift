@@ -5,7 +5,7 @@ public struct ObjectStoreError: Error, Hashable, CustomStringConvertible, Sendab
     /// A stable category; new codes may be added.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         fileprivate enum Value: Hashable, Sendable {
-            case notFound, alreadyExists, shortRead, permissionDenied, noSpace, unavailable, io
+            case notFound, alreadyExists, shortRead, permissionDenied, noSpace, unavailable, invalidLocation, corrupted, io
         }
         fileprivate var value: Value
 
@@ -21,6 +21,10 @@ public struct ObjectStoreError: Error, Hashable, CustomStringConvertible, Sendab
         public static let noSpace = Code(value: .noSpace)
         /// The store cannot be reached at all.
         public static let unavailable = Code(value: .unavailable)
+        /// The repository location (a path or URL, or one of its options) is not usable as written.
+        public static let invalidLocation = Code(value: .invalidLocation)
+        /// The store returned bytes that fail their checksum, again and again.
+        public static let corrupted = Code(value: .corrupted)
         /// Any other input/output failure.
         public static let io = Code(value: .io)
 

@@ -332,7 +332,14 @@ public final class Repository: Sendable {
         } catch let error as ObjectStoreError where error.code == .notFound || error.code == .shortRead {
             throw RepositoryError(.corrupted, "pack \(location.pack.shortHex) (\(key)) holding \(location.type) blob \(id.shortHex): \(error.message); run 'lifeboat check'", cause: error)
         }
-        return try openBlob(stored[...], id: id, location: location)
+        do {
+            return try openBlob(stored[...], id: id, location: location)
+        } catch {
+            // A network store can hand back bytes damaged on the way; one fresh read tells that
+            // from damage at rest, which fails again.
+            let again = try store.get(key, range: location.offset..<(location.offset + location.storedLength))
+            return try openBlob(again[...], id: id, location: location)
+        }
     }
 
     func openBlob(_ stored: ArraySlice<UInt8>, id: BlobID, location: BlobLocation) throws -> [UInt8] {

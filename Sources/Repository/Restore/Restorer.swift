@@ -351,21 +351,28 @@ public final class Restorer: Sendable {
         let key = packKey(pack, type: first.1.type)
         let spanStart = first.1.offset
         let spanEnd = last.1.offset + last.1.storedLength
-        let bytes: [UInt8]
-        do {
-            bytes = try repository.store.get(key, range: spanStart..<spanEnd)
-        } catch {
-            for (id, _) in located { fail(blob: id, reason: "pack \(pack.shortHex) unreadable: \(error)") }
-            return
-        }
-        for (id, location) in located {
-            let plaintext: [UInt8]
+        // Authenticate the whole run first: a network store can hand back bytes damaged on the
+        // way, and one fresh read tells that from damage at rest, which fails again.
+        var plaintexts: [[UInt8]?] = []
+        for attempt in 0..<2 {
+            let bytes: [UInt8]
             do {
+                bytes = try repository.store.get(key, range: spanStart..<spanEnd)
+            } catch {
+                for (id, _) in located { fail(blob: id, reason: "pack \(pack.shortHex) unreadable: \(error)") }
+                return
+            }
+            plaintexts = located.map { id, location in
                 let start = location.offset - spanStart
-                plaintext = try bytes[start..<(start + location.storedLength)].withUnsafeBytes {
+                return try? bytes[start..<(start + location.storedLength)].withUnsafeBytes {
                     try sealer.open($0, id: id, type: BlobType.data.rawValue, plaintextLength: location.plaintextLength)
                 }
-            } catch {
+            }
+            if attempt == 0 && plaintexts.contains(where: { $0 == nil }) { continue }
+            break
+        }
+        for ((id, _), opened) in zip(located, plaintexts) {
+            guard let plaintext = opened else {
                 fail(blob: id, reason: "blob \(id.shortHex) in pack \(pack.shortHex) does not authenticate (corrupted)")
                 continue
             }

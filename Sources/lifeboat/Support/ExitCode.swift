@@ -27,6 +27,7 @@ enum ExitCode: Int32 {
             default: return (.failure, snakeCase("\(error.code)"))
             }
         case let error as ObjectStoreError:
+            if error.code == .invalidLocation { return (.usage, "store_invalid_location") }
             return (.failure, "store_" + snakeCase("\(error.code)"))
         case let error as SealingError:
             return (.failure, "sealing_" + snakeCase("\(error.code)"))

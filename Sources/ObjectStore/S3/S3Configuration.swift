@@ -1,0 +1,205 @@
+/// Where an S3 repository lives and how to talk to it, parsed from a repository URL:
+///
+///     s3://BUCKET[/PREFIX][?option=value&…]
+///
+/// Options (all optional): `endpoint` (URL of an S3-compatible server; default AWS for the
+/// region), `region`, `style` (`path` or `virtual` addressing), `profile` (a profile of the
+/// shared AWS files), `ca-bundle` (a PEM file of trusted CAs), `connections` (parallel
+/// transfers), `upload-limit` and `download-limit` (KiB/s over all transfers), `lock-mode`
+/// (`governance` or `compliance`) with `lock-days`, `multipart-threshold` and `part-size`
+/// (MiB), `stall-timeout` (seconds without a byte before a transfer is abandoned and retried),
+/// `retries` (attempts per request). Credentials never go in the URL.
+public struct S3Configuration: Sendable, Hashable {
+    public enum AddressingStyle: String, Sendable, Hashable {
+        /// `https://endpoint/bucket/key`: what SeaweedFS, MinIO and Ceph expect.
+        case path
+        /// `https://bucket.endpoint/key`: what AWS prefers.
+        case virtual
+    }
+
+    public enum LockMode: String, Sendable, Hashable {
+        case governance = "GOVERNANCE"
+        case compliance = "COMPLIANCE"
+    }
+
+    /// Object Lock retention set on every uploaded object.
+    public struct ObjectLock: Sendable, Hashable {
+        public var mode: LockMode
+        public var days: Int
+
+        public init(mode: LockMode, days: Int) {
+            self.mode = mode
+            self.days = days
+        }
+    }
+
+    public var bucket: String
+    /// The key prefix without leading or trailing slashes; empty for the bucket's root.
+    public var prefix: String
+    /// The endpoint without a trailing slash, e.g. `https://s3.eu-west-1.amazonaws.com`.
+    public var endpoint: String
+    public var region: String
+    public var style: AddressingStyle
+    public var profile: String?
+    /// From the environment or the shared AWS files; its description never shows the secret.
+    public var credentials: S3Credentials
+    public var caBundle: String?
+    public var connections: Int
+    /// Bytes per second over all transfers; nil for no limit.
+    public var uploadLimit: Int?
+    public var downloadLimit: Int?
+    public var objectLock: ObjectLock?
+    public var multipartThreshold: Int
+    public var partSize: Int
+    public var stallTimeout: Int
+    public var maximumAttempts: Int
+    /// Keys per listing page (S3's maximum is 1,000); smaller only to exercise pagination.
+    public var listPageSize = 1000
+
+    /// S3 refuses multipart parts smaller than this (except the last).
+    public static let minimumPartSize = 5 << 20
+    /// The URL as the user wrote it, without its options, for messages: `s3://bucket/prefix`.
+    public var location: String { prefix.isEmpty ? "s3://\(bucket)" : "s3://\(bucket)/\(prefix)" }
+
+    /// Parses `url`; `environment` supplies the defaults for the endpoint, region and CA bundle.
+    public static func parse(_ url: String, environment: S3Environment = .current()) throws -> S3Configuration {
+        guard url.hasPrefix("s3://") else {
+            throw invalid(url, "an S3 repository URL starts with s3://, as in s3://bucket/prefix")
+        }
+        var rest = Substring(url.dropFirst(5))
+        var query = Substring("")
+        if let mark = rest.firstIndex(of: "?") {
+            query = rest[rest.index(after: mark)...]
+            rest = rest[..<mark]
+        }
+        let bucket: String
+        var prefix: String
+        if let slash = rest.firstIndex(of: "/") {
+            bucket = String(rest[..<slash])
+            prefix = String(rest[rest.index(after: slash)...])
+        } else {
+            bucket = String(rest)
+            prefix = ""
+        }
+        while prefix.hasSuffix("/") { prefix.removeLast() }
+        try validateBucket(bucket, url: url)
+        if prefix.split(separator: "/", omittingEmptySubsequences: false).contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) && !prefix.isEmpty {
+            throw invalid(url, "the prefix '\(prefix)' has an empty, '.' or '..' part; write it as a/b/c")
+        }
+
+        var options: [String: String] = [:]
+        for pair in query.split(separator: "&") where !pair.isEmpty {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = String(parts[0])
+            let value = parts.count == 2 ? percentDecode(String(parts[1])) : ""
+            guard knownOptions.contains(name) else {
+                if ["secret", "secret-key", "access-key", "key", "password", "token"].contains(name.lowercased()) {
+                    throw invalid(url.prefix(while: { $0 != "?" }) + "?…", "credentials never go in the repository URL; use AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a profile in ~/.aws/credentials")
+                }
+                throw invalid(url, "unknown option '\(name)'; the options are \(knownOptions.sorted().joined(separator: ", "))")
+            }
+            options[name] = value
+        }
+
+        // The resolver applies the AWS precedence (environment, then the profile's files).
+        let resolved = try S3CredentialResolver.resolve(profile: options["profile"], environment: environment)
+        let region = options["region"] ?? resolved.region ?? "us-east-1"
+        var endpoint = options["endpoint"] ?? resolved.endpointURL ?? "https://s3.\(region).amazonaws.com"
+        while endpoint.hasSuffix("/") { endpoint.removeLast() }
+        guard endpoint.hasPrefix("https://") || endpoint.hasPrefix("http://"),
+              endpoint.split(separator: "/", omittingEmptySubsequences: false).count == 3 else {
+            throw invalid(url, "endpoint '\(endpoint)' is not a URL like https://host[:port] (no path)")
+        }
+        let isAWS = endpoint.hasSuffix(".amazonaws.com")
+
+        var configuration = S3Configuration(
+            bucket: bucket, prefix: prefix, endpoint: endpoint, region: region,
+            style: isAWS && !bucket.contains(".") ? .virtual : .path,
+            profile: options["profile"], credentials: resolved.credentials,
+            caBundle: options["ca-bundle"] ?? resolved.caBundle,
+            connections: 8, uploadLimit: nil, downloadLimit: nil, objectLock: nil,
+            multipartThreshold: 64 << 20, partSize: 16 << 20, stallTimeout: 60, maximumAttempts: 8)
+
+        if let style = options["style"] {
+            guard let parsed = AddressingStyle(rawValue: style) else {
+                throw invalid(url, "style must be 'path' or 'virtual', not '\(style)'")
+            }
+            configuration.style = parsed
+        }
+        if let value = options["connections"] {
+            configuration.connections = try integer(value, "connections", in: 1...64, url: url)
+        }
+        if let value = options["upload-limit"] {
+            configuration.uploadLimit = try integer(value, "upload-limit (KiB/s)", in: 1...(1 << 30), url: url) * 1024
+        }
+        if let value = options["download-limit"] {
+            configuration.downloadLimit = try integer(value, "download-limit (KiB/s)", in: 1...(1 << 30), url: url) * 1024
+        }
+        if let value = options["multipart-threshold"] {
+            configuration.multipartThreshold = try integer(value, "multipart-threshold (MiB)", in: 5...5120, url: url) << 20
+        }
+        if let value = options["part-size"] {
+            configuration.partSize = try integer(value, "part-size (MiB)", in: 5...5120, url: url) << 20
+        }
+        if let value = options["stall-timeout"] {
+            configuration.stallTimeout = try integer(value, "stall-timeout (seconds)", in: 1...3600, url: url)
+        }
+        if let value = options["retries"] {
+            configuration.maximumAttempts = try integer(value, "retries", in: 1...50, url: url)
+        }
+        switch (options["lock-mode"], options["lock-days"]) {
+        case (nil, nil):
+            break
+        case (let mode?, let days?):
+            guard let parsed = LockMode(rawValue: mode.uppercased()) else {
+                throw invalid(url, "lock-mode must be 'governance' or 'compliance', not '\(mode)'")
+            }
+            configuration.objectLock = ObjectLock(mode: parsed, days: try integer(days, "lock-days", in: 1...36500, url: url))
+        default:
+            throw invalid(url, "Object Lock needs both lock-mode (governance or compliance) and lock-days")
+        }
+        return configuration
+    }
+
+    private static let knownOptions: Set<String> = [
+        "endpoint", "region", "style", "profile", "ca-bundle", "connections", "upload-limit", "download-limit",
+        "lock-mode", "lock-days", "multipart-threshold", "part-size", "stall-timeout", "retries",
+    ]
+
+    /// Bucket names as S3 allows them: 3–63 of a–z, 0–9, '.', '-', starting and ending with a letter or digit.
+    private static func validateBucket(_ bucket: String, url: String) throws {
+        let allowed = bucket.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2e || $0 == 0x2d }
+        guard (3...63).contains(bucket.utf8.count), allowed,
+              let first = bucket.utf8.first, let last = bucket.utf8.last,
+              first != 0x2e && first != 0x2d && last != 0x2e && last != 0x2d else {
+            throw invalid(url, "'\(bucket)' is not a valid bucket name (3–63 characters: lower-case letters, digits, '.' and '-')")
+        }
+    }
+
+    private static func integer(_ text: String, _ name: String, in range: ClosedRange<Int>, url: String) throws -> Int {
+        guard let value = Int(text), range.contains(value) else {
+            throw invalid(url, "\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound), not '\(text)'")
+        }
+        return value
+    }
+
+    private static func invalid(_ url: some StringProtocol, _ reason: String) -> ObjectStoreError {
+        ObjectStoreError(.invalidLocation, "\(url): \(reason)")
+    }
+
+    private static func percentDecode(_ text: String) -> String {
+        var bytes: [UInt8] = []
+        var iterator = Array(text.utf8).makeIterator()
+        while let byte = iterator.next() {
+            if byte == UInt8(ascii: "%"), let high = iterator.next(), let low = iterator.next(),
+               let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16) {
+                bytes.append(value)
+            } else if byte == UInt8(ascii: "+") {
+                bytes.append(0x20)
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
