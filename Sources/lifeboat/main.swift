@@ -4,7 +4,7 @@ import Repository
 let commands: [any Command.Type] = [
     InitCommand.self, BackupCommand.self, RestoreCommand.self, SnapshotsCommand.self, LsCommand.self,
     DumpCommand.self, DiffCommand.self, CheckCommand.self, StatsCommand.self, KeyCommand.self,
-    VersionCommand.self, DebugCommand.self,
+    ReplicateCommand.self, RegionsCommand.self, UndeleteCommand.self, VersionCommand.self, DebugCommand.self,
 ]
 
 @MainActor
@@ -22,10 +22,12 @@ func mainHelp() -> String {
     }
     text += """
 
-    Repository: --repo PATH or LIFEBOAT_REPOSITORY.
+    Repository: --repo PATH or LIFEBOAT_REPOSITORY; several regions: --repo NAME=LOCATION
+    repeated (backup fans out to all; read commands take --region NAME).
     Password: LIFEBOAT_PASSWORD_FILE, LIFEBOAT_PASSWORD_COMMAND, LIFEBOAT_PASSWORD, or a prompt.
-    Exit codes: 0 success, 1 failure, 2 usage, 3 some source data unreadable, 10 no repository,
-    12 wrong password, 130 interrupted. 'lifeboat COMMAND --help' shows a command's options.
+    Exit codes: 0 success, 1 failure, 2 usage, 3 some source data unreadable, 4 a region was
+    unreachable (the others hold the result), 10 no repository, 12 wrong password,
+    130 interrupted. 'lifeboat COMMAND --help' shows a command's options.
     """
     return text
 }

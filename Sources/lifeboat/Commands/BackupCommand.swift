@@ -1,4 +1,6 @@
+import ObjectStore
 import Repository
+import Sealing
 import Synchronization
 
 enum BackupCommand: Command {
@@ -14,6 +16,14 @@ enum BackupCommand: Command {
     Examples:
       lifeboat backup --repo /srv/backups/repo /etc /srv/app
       lifeboat backup --repo /srv/backups/repo --stdin-from-command --stdin-filename app.sql -- pg_dump app
+      lifeboat backup --repo region-a=/srv/backups/repo --repo region-b=/mnt/far/repo /etc
+
+    With several --repo targets (regions) the backup fans out: the first reachable region
+    that holds the repository is the primary, and every object is written to the others at
+    the same time. The snapshot is written to the primary, then copied to each other region
+    after everything it needs is there. A region that cannot be reached, or fails on the
+    way, is reported and the exit code is 4 (the others hold the snapshot); bring it up to
+    date later with 'lifeboat replicate'. If no region can be reached, nothing is written.
     """
     static let options: [OptionSpec] = [
         .value("exclude", short: "e", "PATTERN", "leave out matching files and directories", repeatable: true),
@@ -94,7 +104,10 @@ enum BackupCommand: Command {
             }
         }
 
-        let repository = try context.openRepository()
+        let targets = try context.targets()
+        try context.refuseRegion(because: "backup writes to every --repo target")
+        let fanOut = try RegionFanOut.prepare(targets, context: context)
+        let repository = try context.openRepository(store: fanOut.store)
         let result = try Backup.run(repository, options: options)
         output.clearProgress()
         let summary = result.summary
@@ -106,12 +119,14 @@ enum BackupCommand: Command {
         processed \(summary.totalFilesProcessed) files, \(formatBytes(summary.totalBytesProcessed)) in \(formatDuration(result.secondsElapsed))
         snapshot \(result.snapshotID.shortHex) saved
         """)
+        let regions = fanOut.replicate(snapshot: result.snapshotID, context: context)
         if result.hadUnreadableData {
             output.warning("\(summary.errors) item(s) could not be read and are not in the snapshot (see the warnings above)")
         }
         output.message(Summary(summary: summary, snapshotID: result.snapshotID.hex, seconds: result.secondsElapsed,
-                               parent: result.snapshot.parent))
-        return result.hadUnreadableData ? .partial : .success
+                               parent: result.snapshot.parent, regions: regions))
+        if result.hadUnreadableData { return .partial }
+        return regions.allSatisfy { $0.status == .ok } ? .success : .regionUnreachable
     }
 
     struct Status: Encodable {
@@ -133,6 +148,7 @@ enum BackupCommand: Command {
         var snapshotID: String
         var seconds: Double
         var parent: String?
+        var regions: [RegionStatus]
 
         enum CodingKeys: String, CodingKey {
             case messageType = "message_type", filesNew = "files_new", filesChanged = "files_changed"
@@ -140,7 +156,7 @@ enum BackupCommand: Command {
             case dirsUnmodified = "dirs_unmodified", dataBlobs = "data_blobs", treeBlobs = "tree_blobs"
             case dataAdded = "data_added", dataAddedPacked = "data_added_packed"
             case totalFilesProcessed = "total_files_processed", totalBytesProcessed = "total_bytes_processed"
-            case totalDuration = "total_duration", snapshotID = "snapshot_id", parent, errors
+            case totalDuration = "total_duration", snapshotID = "snapshot_id", parent, errors, regions
         }
 
         func encode(to encoder: any Encoder) throws {
@@ -162,6 +178,97 @@ enum BackupCommand: Command {
             try container.encode(snapshotID, forKey: .snapshotID)
             try container.encodeIfPresent(parent, forKey: .parent)
             try container.encode(summary.errors, forKey: .errors)
+            try container.encode(regions, forKey: .regions)
         }
+    }
+}
+
+// MARK: - Regions
+
+/// The regions of one backup: the primary store the repository is opened on (a
+/// ``FanOutStore`` when there are mirrors), and what became of each region.
+struct RegionFanOut {
+    var targets: [Target]
+    var primary: Target
+    var primaryStore: any ObjectStore
+    /// The store the backup writes through.
+    var store: any ObjectStore
+    var fanOut: FanOutStore?
+    /// Regions left out from the start: unreachable, or holding another repository.
+    var excluded: [String: RegionStatus] = [:]
+
+    /// Probes the targets and picks the primary: the first reachable one that holds the
+    /// repository. The others that are reachable become mirrors.
+    static func prepare(_ targets: [Target], context: Context) throws -> RegionFanOut {
+        guard targets.count > 1 else {
+            let store = try context.store()
+            return RegionFanOut(targets: targets, primary: targets[0], primaryStore: store, store: store)
+        }
+        let probes = Target.probe(targets)
+        guard let primary = probes.first(where: { $0.reached?.config != nil }), let primaryConfig = primary.reached?.config,
+              let primaryStore = primary.reached?.store
+        else {
+            if probes.contains(where: { $0.reached != nil }) {
+                let names = targets.map(\.name).joined(separator: ", ")
+                throw RepositoryError(.noRepository, "no region holds a repository (\(names)); create it with 'lifeboat init' and the same --repo options")
+            }
+            throw Target.noneReachable(probes)
+        }
+        var mirrors: [FanOutStore.Mirror] = []
+        var excluded: [String: RegionStatus] = [:]
+        for probe in probes where probe.target != primary.target {
+            guard let reached = probe.reached else {
+                excluded[probe.target.name] = RegionStatus(probe.target, .unreachable, error: probe.error)
+                continue
+            }
+            if let config = reached.config, config != primaryConfig {
+                let error = RepositoryError(.alreadyExists, "region \(probe.target.name): \(reached.store.location) holds a different repository than region \(primary.target.name) (their config objects differ); it is left alone: give the right location with --repo")
+                excluded[probe.target.name] = RegionStatus(probe.target, .failed, error: error)
+                continue
+            }
+            mirrors.append(FanOutStore.Mirror(name: probe.target.name, store: reached.store))
+        }
+        let fanOut = FanOutStore(primary: primaryStore, mirrors: mirrors)
+        return RegionFanOut(targets: targets, primary: primary.target, primaryStore: primaryStore, store: fanOut,
+                            fanOut: fanOut, excluded: excluded)
+    }
+
+    /// After the snapshot is saved in the primary: copies it, and whatever else is missing,
+    /// to every mirror that kept up, and reports each region (in the order of --repo).
+    func replicate(snapshot: BlobID, context: Context) -> [RegionStatus] {
+        let output = context.output
+        guard let fanOut else { return [RegionStatus(primary, .ok)] }
+        var statuses: [String: RegionStatus] = excluded
+        statuses[primary.name] = RegionStatus(primary, .ok)
+        output.line("region \(primary.name): snapshot \(snapshot.shortHex) saved (primary)")
+        for mirror in fanOut.mirrorStatuses {
+            guard let target = targets.first(where: { $0.name == mirror.name }) else { continue }
+            if let error = mirror.error {
+                statuses[target.name] = RegionStatus(target, .failed, error: target.nameRegion(error))
+                continue
+            }
+            let store = fanOut.mirrors.first { $0.name == mirror.name }!.store
+            do {
+                let summary = try Replicator.copy(from: primaryStore, to: store, progress: { event in
+                    output.progress("region \(target.name): copying \(event.objectsDone)/\(event.objectsToCopy) objects, \(formatBytes(event.bytesDone))/\(formatBytes(event.bytesToCopy))")
+                }, isCancelled: context.isCancelled)
+                output.clearProgress()
+                guard summary.isComplete else { throw RepositoryError(.io, describeIncomplete(summary)) }
+                output.line("region \(target.name): snapshot \(snapshot.shortHex) stored (after the fan-out, \(summary.objectsCopied) object(s) of \(formatBytes(summary.bytesCopied)) copied)")
+                statuses[target.name] = RegionStatus(target, .ok)
+            } catch {
+                output.clearProgress()
+                statuses[target.name] = RegionStatus(target, .failed, error: target.nameRegion(error))
+            }
+        }
+        for target in targets {
+            guard let status = statuses[target.name], status.status != .ok else { continue }
+            let what = status.status == .unreachable ? "is unreachable" : "failed"
+            // A region holding another repository is left alone: copying to it would not help.
+            let advice = excluded[target.name]?.status == .failed ? ""
+                : "; when it is back, run 'lifeboat replicate --from \(primary.name) --to \(target.name)' with the same --repo options"
+            output.warning("\(status.error ?? "region \(target.name) \(what)"); snapshot \(snapshot.shortHex) is not in region \(target.name) (the others hold it)\(advice)")
+        }
+        return targets.compactMap { statuses[$0.name] }
     }
 }

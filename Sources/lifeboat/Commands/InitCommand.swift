@@ -1,14 +1,23 @@
+import ObjectStore
 import Repository
 import Sealing
 
 enum InitCommand: Command {
     static let name = "init"
     static let summary = "create a new repository"
-    static let usage = "lifeboat init --repo PATH [options]"
+    static let usage = "lifeboat init --repo PATH [options]\n       lifeboat init --repo NAME=LOCATION --repo NAME=LOCATION... [options]"
     static let details = """
     Creates an empty, encrypted repository in a new (or empty) directory. The password comes
     from LIFEBOAT_PASSWORD_FILE, LIFEBOAT_PASSWORD_COMMAND, LIFEBOAT_PASSWORD or a prompt.
     Keep it safe: without a password nothing in the repository can be read.
+
+    With several --repo targets (regions), the repository is created in the first and its
+    config and key are copied to the others: one repository, one password, every region.
+    A region that cannot be created is reported and the exit code is 4; run
+    'lifeboat replicate' to it later.
+
+    Example:
+      lifeboat init --repo region-a=/srv/backups/repo --repo region-b=/mnt/far/repo
     """
     static let options: [OptionSpec] = [
         .value("compression", "LEVEL", "zstd level for new data, -7...22, 0 = off (default 3)"),
@@ -40,26 +49,64 @@ enum InitCommand: Command {
         if let exponent = try arguments.integer("kdf-log-n", in: 14...24) {
             settings.scrypt = ScryptParameters(n: UInt64(1) << UInt64(exponent), r: 8, p: 1)
         }
-        _ = try context.repositoryLocation()
+        let targets = try context.targets()
+        try context.refuseRegion(because: "init creates the repository in every --repo target")
+        let several = targets.count > 1
         let password = try Password.current(forNewRepository: true)
-        let store = try context.store(creating: true)
-        let repository = try Repository.initialize(store: store, password: password, settings: settings)
+        let store = try targets[0].store(creating: true, naming: several)
+        let repository: Repository
+        do {
+            repository = try Repository.initialize(store: store, password: password, settings: settings)
+        } catch {
+            throw several ? targets[0].nameRegion(error) : error
+        }
         context.output.line("created lifeboat repository \(repository.config.id.prefix(10)) at \(store.location)")
+        var regions = [RegionStatus(targets[0], .ok)]
+        for target in targets.dropFirst() {
+            regions.append(copyRepository(from: store, firstRegion: targets[0], to: target, context: context))
+        }
         context.output.line("""
 
         Please note that knowledge of your password is required to access the repository.
         Losing your password means that your data is irrecoverably lost.
         """)
-        context.output.message(InitSummary(id: repository.config.id, repository: store.location))
-        return .success
+        context.output.message(InitSummary(id: repository.config.id, repository: store.location, regions: regions))
+        return regions.allSatisfy { $0.status == .ok } ? .success : .regionUnreachable
+    }
+
+    /// Makes the repository exist in another region: the same `config` and key files, so it
+    /// is one repository with one password in every region.
+    private static func copyRepository(from source: any ObjectStore, firstRegion: Target, to target: Target,
+                                       context: Context) -> RegionStatus {
+        let destination: any ObjectStore
+        do {
+            destination = try target.store(creating: true, naming: true)
+        } catch {
+            context.output.warning("\(error); the repository is not in that region yet: when it can be reached, run 'lifeboat replicate --from \(firstRegion.name) --to \(target.name)' with the same --repo options")
+            return RegionStatus(target, .unreachable, error: error)
+        }
+        do {
+            let summary = try Replicator.copy(from: source, to: destination, prefixes: ["config", "keys/"],
+                                              isCancelled: context.isCancelled)
+            guard summary.isComplete else {
+                throw RepositoryError(.io, describeIncomplete(summary))
+            }
+            context.output.line("region \(target.name): the same repository at \(destination.location)")
+            return RegionStatus(target, .ok)
+        } catch {
+            let named = target.nameRegion(error)
+            context.output.warning("\(named); when that is fixed, run 'lifeboat replicate --from \(firstRegion.name) --to \(target.name)' with the same --repo options")
+            return RegionStatus(target, .failed, error: named)
+        }
     }
 
     struct InitSummary: Encodable {
         var messageType = "initialized"
         var id: String
         var repository: String
+        var regions: [RegionStatus]
 
-        enum CodingKeys: String, CodingKey { case messageType = "message_type", id, repository }
+        enum CodingKeys: String, CodingKey { case messageType = "message_type", id, repository, regions }
     }
 }
 

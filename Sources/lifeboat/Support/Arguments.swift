@@ -32,7 +32,8 @@ struct Arguments {
 
     /// The options every command accepts.
     static let global: [OptionSpec] = [
-        .value("repo", short: "r", "REPO", "repository location (or LIFEBOAT_REPOSITORY)"),
+        .value("repo", short: "r", "REPO", "repository location (or LIFEBOAT_REPOSITORY); NAME=LOCATION names a region", repeatable: true),
+        .value("region", "NAME", "with several --repo: the region to read from (default: the first that answers)"),
         .flag("json", "print JSON lines (message_type: status, summary, error) instead of text"),
         .flag("quiet", short: "q", "print only errors"),
         .flag("help", short: "h", "show this help"),

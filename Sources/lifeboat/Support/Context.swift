@@ -26,22 +26,77 @@ struct Context {
 
     var isCancelled: @Sendable () -> Bool { { interrupted.load(ordering: .relaxed) } }
 
-    /// The repository location from `--repo` or `LIFEBOAT_REPOSITORY`.
-    func repositoryLocation() throws -> String {
-        guard let location = arguments.value("repo") ?? environment("LIFEBOAT_REPOSITORY") else {
+    /// The targets from `--repo` (repeatable: `NAME=LOCATION` or `LOCATION`), or the one
+    /// location in `LIFEBOAT_REPOSITORY`.
+    func targets() throws -> [Target] {
+        let values = arguments.values("repo")
+        if !values.isEmpty { return try Target.parse(values) }
+        guard let location = environment("LIFEBOAT_REPOSITORY") else {
             throw UsageError(message: "no repository given; use --repo PATH or set LIFEBOAT_REPOSITORY")
         }
-        return location
+        return try Target.parse([location])
     }
 
-    /// The store for the repository location.
+    /// The location of the first target (the one `init` creates the repository in).
+    func repositoryLocation() throws -> String {
+        try targets()[0].location
+    }
+
+    /// The store to read from (or, with `creating`, the first target's, made if missing).
     func store(creating: Bool = false) throws -> any ObjectStore {
-        try makeStore(at: repositoryLocation(), creating: creating)
+        if creating { return try targets()[0].store(creating: true, naming: false) }
+        return try readTarget().store
+    }
+
+    /// The target read commands use: the one `--region` names; else, with several targets,
+    /// the first that answers and holds a repository (a warning names the regions skipped).
+    func readTarget() throws -> (target: Target, store: any ObjectStore) {
+        let targets = try targets()
+        let several = targets.count > 1
+        if let name = arguments.value("region") {
+            guard let target = targets.first(where: { $0.name == name }) else {
+                throw UsageError(message: "--region '\(name)': no --repo target has that name; the targets are \(targets.map(\.name).joined(separator: ", "))")
+            }
+            return (target, try target.store(creating: false, naming: several))
+        }
+        guard several else { return (targets[0], try targets[0].store(creating: false, naming: false)) }
+        var probes: [ProbedTarget] = []
+        for target in targets {
+            let probe = target.probe()
+            probes.append(probe)
+            if let reached = probe.reached, reached.config != nil {
+                warnAboutSkipped(probes, using: target)
+                return (target, reached.store)
+            }
+        }
+        // Nothing holds a repository: use the first that answered, to say so about it.
+        if let probe = probes.first(where: { $0.reached != nil }), let reached = probe.reached {
+            return (probe.target, reached.store)
+        }
+        throw Target.noneReachable(probes)
+    }
+
+    private func warnAboutSkipped(_ probes: [ProbedTarget], using target: Target) {
+        for probe in probes where probe.target != target {
+            let reason = probe.error.map { "\($0)" } ?? "region \(probe.target.name): no repository there yet"
+            output.warning("\(reason); reading from region \(target.name)")
+        }
+    }
+
+    /// A usage error if `--region` was given to a command that works on every target.
+    func refuseRegion(because reason: String) throws {
+        if arguments.value("region") != nil {
+            throw UsageError(message: "--region selects the region to read from, but \(reason)")
+        }
     }
 
     /// Opens the repository, asking for the password.
     func openRepository(loadIndex: Bool = true) throws -> Repository {
-        let store = try store()
+        try openRepository(store: store(), loadIndex: loadIndex)
+    }
+
+    /// Opens the repository in `store`, asking for the password.
+    func openRepository(store: any ObjectStore, loadIndex: Bool = true) throws -> Repository {
         _ = try Repository.readConfig(store: store)
         let repository = try Repository.open(store: store, password: Password.current(),
                                              warning: { output.warning($0) })
