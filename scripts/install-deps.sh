@@ -10,8 +10,9 @@
 
 set -euo pipefail
 
-# The C libraries of DESIGN §1 (headers and pkg-config files) and pkg-config itself.
-packages=(libzstd-dev libssl-dev libpq-dev libcurl4-openssl-dev libyaml-dev pkg-config)
+# The C libraries of DESIGN §1 (headers and pkg-config files) and pkg-config itself; curl and
+# Python (with venv, for SeaweedFS and the S3 fault proxy) for the integration tests.
+packages=(libzstd-dev libssl-dev libpq-dev libcurl4-openssl-dev libyaml-dev pkg-config curl python3 python3-venv)
 
 missing=()
 for package in "${packages[@]}"; do
@@ -48,3 +49,5 @@ if ! command -v swift >/dev/null 2>&1; then
     fi
 fi
 echo "install-deps: $(swift --version 2>&1 | head -n 1)"
+
+"$(dirname "${BASH_SOURCE[0]}")/install-seaweedfs.sh"

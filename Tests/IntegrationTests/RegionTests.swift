@@ -256,25 +256,25 @@ struct RegionTests {
 
 // MARK: - JSON messages
 
-private struct RegionLine: Decodable {
+struct RegionLine: Decodable {
     var name: String
     var location: String
     var status: String
     var error: String?
 }
 
-private struct InitMessage: Decodable {
+struct InitMessage: Decodable {
     var regions: [RegionLine]
 }
 
-private struct RegionBackupSummary: Decodable {
+struct RegionBackupSummary: Decodable {
     var snapshotID: String
     var regions: [RegionLine]
 
     enum CodingKeys: String, CodingKey { case snapshotID = "snapshot_id", regions }
 }
 
-private struct RegionsReport: Decodable {
+struct RegionsReport: Decodable {
     struct Snapshot: Decodable {
         var id: String
         var time: String
@@ -299,7 +299,7 @@ private struct RegionsReport: Decodable {
     var regions: [Region]
 }
 
-private struct ReplicateSummary: Decodable {
+struct ReplicateSummary: Decodable {
     struct Destination: Decodable {
         var name: String
         var status: String

@@ -95,9 +95,15 @@ struct SigningDateTests {
 
     @Test("now() reads the real-time clock")
     func now() {
-        let before = Int(time(nil))
+        // time() reads a coarse clock that may lag CLOCK_REALTIME by a tick; compare like with like.
+        func realtimeSeconds() -> Int {
+            var clock = timespec()
+            clock_gettime(CLOCK_REALTIME, &clock)
+            return Int(clock.tv_sec)
+        }
+        let before = realtimeSeconds()
         let now = SigningDate.now().secondsSince1970
-        let after = Int(time(nil))
+        let after = realtimeSeconds()
         #expect(before <= now && now <= after)
     }
 }

@@ -12,7 +12,7 @@ func makeStore(at location: String, creating: Bool) throws -> any ObjectStore {
         if creating {
             if try !store.bucketExists() {
                 try store.createBucket(objectLock: store.objectLock != nil)
-            } else if store.objectLock != nil, try !store.bucketHasObjectLock() {
+            } else if store.objectLock != nil, try !bucketHasObjectLock(store) {
                 throw ObjectStoreError(.invalidLocation, "\(store.location): the URL asks for Object Lock but bucket '\(store.configuration.bucket)' was created without it (S3 can only enable it when a bucket is created); use a new bucket, or drop lock-mode and lock-days")
             }
         }
@@ -27,4 +27,14 @@ func makeStore(at location: String, creating: Bool) throws -> any ObjectStore {
         throw RepositoryError(.noRepository, "\(location): no repository here (\(String(cString: strerror(errno)))); create one with 'lifeboat init --repo \(location)' or check --repo / LIFEBOAT_REPOSITORY")
     }
     return try LocalDirectoryStore(path: location)
+}
+
+/// Whether the bucket has Object Lock; true when these credentials may not read the setting
+/// (a backup identity often may not), since then the first locked upload tells.
+private func bucketHasObjectLock(_ store: S3Store) throws -> Bool {
+    do {
+        return try store.bucketHasObjectLock()
+    } catch let error as ObjectStoreError where error.code == .permissionDenied {
+        return true
+    }
 }
