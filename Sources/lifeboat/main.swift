@@ -4,7 +4,7 @@ import Repository
 let commands: [any Command.Type] = [
     InitCommand.self, BackupCommand.self, RestoreCommand.self, SnapshotsCommand.self, LsCommand.self,
     DumpCommand.self, DiffCommand.self, CheckCommand.self, StatsCommand.self, KeyCommand.self,
-    ReplicateCommand.self, RegionsCommand.self, UndeleteCommand.self, VersionCommand.self, DebugCommand.self,
+    ReplicateCommand.self, RegionsCommand.self, UndeleteCommand.self, RetentionCommand.self, VersionCommand.self, DebugCommand.self,
 ]
 
 @MainActor

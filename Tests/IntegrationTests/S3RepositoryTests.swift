@@ -121,6 +121,17 @@ struct S3RepositoryTests {
             #expect(try sandbox.run(["init", "--kdf-log-n", "14"], env: env).status == 0)
             try sandbox.backup([source], env: env)
 
+            // Every object is locked; renewing moves every lock later.
+            let shown = try sandbox.run(["retention", "--json"], env: env)
+            #expect(shown.status == 0, "\(shown)")
+            let before = try shown.message("summary", as: RetentionSummary.self)
+            #expect(before.objects >= 6 && before.locked == before.objects && before.unlocked == 0)
+            let renewed = try sandbox.run(["retention", "--extend", "--within", "2", "--json"], env: env)
+            #expect(renewed.status == 0, "\(renewed)")
+            let after = try renewed.message("summary", as: RetentionSummary.self)
+            #expect(after.extended == before.objects && after.failures.isEmpty)
+            #expect(try #require(after.earliestRetainUntil) > #require(before.earliestRetainUntil))
+
             // The attacker holds the backup's keys: delete every version, then every object.
             let attacker = try S3StoreTests.store(server, bucket: "locked-repo", prefix: "r")
             let versions = try attacker.versions(prefix: "")
@@ -147,5 +158,19 @@ struct S3RepositoryTests {
             #expect(try treeDifferences(source, restored + source) == [])
             #expect(try sandbox.run(["check", "--read-data"], env: env).status == 0)
         }
+    }
+}
+
+/// The summary of `lifeboat retention --json`.
+struct RetentionSummary: Decodable {
+    var objects: Int
+    var locked: Int
+    var unlocked: Int
+    var extended: Int
+    var earliestRetainUntil: String?
+    var failures: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case objects, locked, unlocked, extended, earliestRetainUntil = "earliest_retain_until", failures
     }
 }

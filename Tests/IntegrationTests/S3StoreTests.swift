@@ -86,6 +86,23 @@ struct S3StoreTests {
         }
     }
 
+    @Test("an upload a writer left unfinished is found and aborted once it is old enough")
+    func staleUploads() throws {
+        try withServerDirectory { directory in
+            let server = try SeaweedFS.start(in: directory, buckets: ["plain"])
+            defer { server.stop() }
+            let store = try Self.store(server, bucket: "plain")
+            let started = try server.request("POST", "/plain/repo/data/ab/left-behind?uploads=", as: server.backup)
+            #expect(started.status == 200, "\(started.text)")
+            let uploads = try store.unfinishedUploads()
+            #expect(uploads.map(\.key) == ["data/ab/left-behind"])
+            #expect(try store.abortStaleUploads(olderThan: 3600) == 0, "a fresh upload may belong to a running backup")
+            sleep(2)
+            #expect(try store.abortStaleUploads(olderThan: 1) == 1)
+            #expect(try store.unfinishedUploads().isEmpty)
+        }
+    }
+
     @Test("a wrong secret key gives an authentication error that names the fix and not the secret")
     func wrongSecret() throws {
         try withServerDirectory { directory in

@@ -5,7 +5,7 @@ import Synchronization
 ///
 /// The pipelines block on file and store I/O, so they use their own threads rather than
 /// the cooperative pool of Swift concurrency, which must never block.
-func runThreads(count: Int, name: String, _ body: @escaping @Sendable (Int) -> Void) {
+public func runThreads(count: Int, name: String, _ body: @escaping @Sendable (Int) -> Void) {
     let group = DispatchGroup()
     for index in 0..<count {
         group.enter()
