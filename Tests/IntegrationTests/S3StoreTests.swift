@@ -1,4 +1,6 @@
+import Dispatch
 import Glibc
+import Synchronization
 import ObjectStore
 import Sealing
 import Testing
@@ -103,6 +105,30 @@ struct S3StoreTests {
         }
     }
 
+    @Test("the bandwidth limits hold over all transfers together")
+    func bandwidthLimits() throws {
+        try withServerDirectory { directory in
+            let server = try SeaweedFS.start(in: directory, buckets: ["plain"])
+            defer { server.stop() }
+            // 1 MiB/s each way; three 1 MiB objects in parallel must take about 3 s, not 1 s.
+            let store = try Self.store(server, bucket: "plain", options: "&upload-limit=1024&download-limit=1024")
+            let objects = (0..<3).map { randomBytes(1 << 20, seed: 100 + UInt64($0)) }
+            let upload: @Sendable (Int) throws -> Void = { number in try store.put(objects[number], as: "data/bw/\(number)") }
+            let download: @Sendable (Int) throws -> Void = { number in _ = try store.get("data/bw/\(number)") }
+            for (direction, work) in [("upload", upload), ("download", download)] {
+                let started = monotonicSeconds()
+                let failures = Mutex(0)
+                runTestThreads(3) { number in
+                    do { try work(number) } catch { failures.withLock { $0 += 1 } }
+                }
+                let elapsed = monotonicSeconds() - started
+                #expect(failures.withLock { $0 } == 0)
+                // Lower bound only: a busy machine can make it slower, never faster.
+                #expect(elapsed >= 2.5, "\(direction) of 3 MiB at 1 MiB/s took \(elapsed) s")
+            }
+        }
+    }
+
     @Test("a wrong secret key gives an authentication error that names the fix and not the secret")
     func wrongSecret() throws {
         try withServerDirectory { directory in
@@ -170,4 +196,17 @@ func withServerDirectory<R>(_ body: (String) throws -> R) throws -> R {
     let directory = try temporaryDirectory(prefix: "lifeboat-s3")
     defer { removeTree(directory) }
     return try body(directory)
+}
+
+/// Runs `body(index)` on `count` threads at once and waits for all of them.
+func runTestThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
+    let group = DispatchGroup()
+    for index in 0..<count {
+        group.enter()
+        DispatchQueue(label: "test.\(index)").async {
+            body(index)
+            group.leave()
+        }
+    }
+    group.wait()
 }

@@ -57,9 +57,9 @@ struct HTTPSettings: Sendable {
     /// Seconds with no byte moving before a transfer is abandoned (and retried).
     var stallTimeout = 60
     var caBundle: String?
-    /// Bytes per second for each transfer; the store divides its total limit by its connections.
-    var uploadLimit: Int?
-    var downloadLimit: Int?
+    /// Shared by every transfer of the store, so the limits hold for all of them together.
+    var uploadLimiter: BandwidthLimiter?
+    var downloadLimiter: BandwidthLimiter?
 }
 
 /// A libcurl easy handle. Its connection stays open between requests, so a store keeps a pool of
@@ -84,7 +84,7 @@ final class CurlHandle: @unchecked Sendable {
     /// Runs one request, sending `body` (for PUT and POST) and collecting the response.
     func perform(_ request: HTTPRequest, body: UnsafeRawBufferPointer?, settings: HTTPSettings) throws -> HTTPResponse {
         curl_easy_reset(handle)  // keeps the open connection and the DNS cache
-        let transfer = Transfer(upload: body)
+        let transfer = Transfer(upload: body, uploadLimiter: settings.uploadLimiter, downloadLimiter: settings.downloadLimiter)
         let context = Unmanaged.passUnretained(transfer).toOpaque()
         var headerList: UnsafeMutablePointer<curl_slist>?
         defer { curl_slist_free_all(headerList) }
@@ -111,12 +111,6 @@ final class CurlHandle: @unchecked Sendable {
             CCurl_setopt_long(handle, CURLOPT_PROTOCOLS, Int(CURLPROTO_HTTP | CURLPROTO_HTTPS))
             if let caBundle = settings.caBundle {
                 CCurl_setopt_string(handle, CURLOPT_CAINFO, caBundle)
-            }
-            if let limit = settings.uploadLimit {
-                CCurl_setopt_offset(handle, CURLOPT_MAX_SEND_SPEED_LARGE, curl_off_t(limit))
-            }
-            if let limit = settings.downloadLimit {
-                CCurl_setopt_offset(handle, CURLOPT_MAX_RECV_SPEED_LARGE, curl_off_t(limit))
             }
             CCurl_setopt_data_callback(handle, CURLOPT_HEADERFUNCTION, receiveHeader)
             CCurl_setopt_pointer(handle, CURLOPT_HEADERDATA, context)
@@ -153,12 +147,16 @@ final class CurlHandle: @unchecked Sendable {
 /// The state one transfer's callbacks share; it lives for the duration of `perform`.
 private final class Transfer {
     let upload: UnsafeRawBufferPointer?
+    let uploadLimiter: BandwidthLimiter?
+    let downloadLimiter: BandwidthLimiter?
     var uploaded = 0
     var headers: [(name: String, value: String)] = []
     var body: [UInt8] = []
 
-    init(upload: UnsafeRawBufferPointer?) {
+    init(upload: UnsafeRawBufferPointer?, uploadLimiter: BandwidthLimiter?, downloadLimiter: BandwidthLimiter?) {
         self.upload = upload
+        self.uploadLimiter = uploadLimiter
+        self.downloadLimiter = downloadLimiter
     }
 }
 
@@ -185,6 +183,8 @@ private func receiveBody(_ buffer: UnsafeMutablePointer<CChar>?, _ size: Int, _ 
     guard let buffer, let context else { return length }
     let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
     transfer.body.append(contentsOf: UnsafeRawBufferPointer(start: buffer, count: length))
+    // Waiting here leaves the socket unread, which slows the sender down through TCP.
+    transfer.downloadLimiter?.take(length)
     return length
 }
 
@@ -193,6 +193,7 @@ private func sendBody(_ buffer: UnsafeMutablePointer<CChar>?, _ size: Int, _ cou
     let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
     guard let upload = transfer.upload, let base = upload.baseAddress else { return 0 }
     let length = min(size * count, upload.count - transfer.uploaded)
+    transfer.uploadLimiter?.take(length)
     UnsafeMutableRawPointer(buffer).copyMemory(from: base + transfer.uploaded, byteCount: length)
     transfer.uploaded += length
     return length
@@ -234,5 +235,35 @@ final class HTTPClient: Sendable {
             // A handle whose transfer failed may hold a broken connection; let it go.
             throw error
         }
+    }
+}
+
+/// A token bucket over all of a store's transfers: `take` waits until `bytes` fit in the rate.
+final class BandwidthLimiter: Sendable {
+    let bytesPerSecond: Double
+    /// What may pass at once after a pause: a quarter of a second's worth.
+    private let burst: Double
+    private let state: Mutex<(tokens: Double, time: Double)>
+
+    init(bytesPerSecond: Int) {
+        self.bytesPerSecond = Double(bytesPerSecond)
+        burst = max(64 * 1024, Double(bytesPerSecond) / 4)
+        state = Mutex((burst, BandwidthLimiter.seconds()))
+    }
+
+    func take(_ bytes: Int) {
+        let wait: Double = state.withLock { state in
+            let now = BandwidthLimiter.seconds()
+            state.tokens = min(burst, state.tokens + (now - state.time) * bytesPerSecond) - Double(bytes)
+            state.time = now
+            return state.tokens < 0 ? -state.tokens / bytesPerSecond : 0
+        }
+        RetryPolicy.sleep(seconds: wait)
+    }
+
+    private static func seconds() -> Double {
+        var clock = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &clock)
+        return Double(clock.tv_sec) + Double(clock.tv_nsec) / 1e9
     }
 }

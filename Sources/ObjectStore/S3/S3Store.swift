@@ -32,8 +32,8 @@ public final class S3Store: ObjectStore {
         var settings = HTTPSettings()
         settings.stallTimeout = configuration.stallTimeout
         settings.caBundle = configuration.caBundle
-        settings.uploadLimit = configuration.uploadLimit.map { max(1024, $0 / configuration.connections) }
-        settings.downloadLimit = configuration.downloadLimit.map { max(1024, $0 / configuration.connections) }
+        settings.uploadLimiter = configuration.uploadLimit.map { BandwidthLimiter(bytesPerSecond: $0) }
+        settings.downloadLimiter = configuration.downloadLimit.map { BandwidthLimiter(bytesPerSecond: $0) }
         client = HTTPClient(settings: settings)
         retries = RetryPolicy(maximumAttempts: configuration.maximumAttempts)
         let parts = configuration.endpoint.split(separator: "/", omittingEmptySubsequences: false)
@@ -448,9 +448,7 @@ public final class S3Store: ObjectStore {
                 }
             } catch let error as TransportError {
                 guard error.isTransient else {
-                    throw ObjectStoreError(.io, "\(location): cannot \(what): \(error.message)"
-                        + (error.isTLSVerification ? "; the server's certificate is not trusted: give its CA with ?ca-bundle=FILE (or AWS_CA_BUNDLE)" : ""),
-                        cause: error)
+                    throw ObjectStoreError(.io, "\(location): cannot \(what): \(error.message)\(advice(for: error))", cause: error)
                 }
                 problem = error.message
                 isTimeout = error.code == CURLE_OPERATION_TIMEDOUT
@@ -464,6 +462,17 @@ public final class S3Store: ObjectStore {
             }
             RetryPolicy.sleep(seconds: retries.delay(afterAttempt: attempt, retryAfter: retryAfter))
         }
+    }
+
+    /// What to do about a failure that no retry can mend, for its message.
+    private func advice(for error: TransportError) -> String {
+        if error.code == CURLE_SSL_CACERT_BADFILE {
+            // Not the server's fault: the file we were told to trust is missing or unusable.
+            let bundle = configuration.caBundle.map { "the CA bundle \($0) (from ?ca-bundle=, AWS_CA_BUNDLE or the profile's ca_bundle)" }
+                ?? "the system's CA certificates"
+            return "; cannot load \(bundle): check that the file exists, is readable and holds PEM certificates"
+        }
+        return error.isTLSVerification ? "; the server's certificate is not trusted: give its CA with ?ca-bundle=FILE (or AWS_CA_BUNDLE)" : ""
     }
 
     private func address(_ objectKey: String?) -> (host: String, path: String) {
