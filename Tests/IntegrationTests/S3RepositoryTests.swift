@@ -93,6 +93,26 @@ struct S3RepositoryTests {
         }
     }
 
+    @Test("init warns when the store ignores If-None-Match (create-only writes), and not otherwise")
+    func createOnlyDetection() throws {
+        try Sandbox.with { sandbox in
+            let server = try SeaweedFS.start(in: sandbox.path("s3"), buckets: ["repos"])
+            defer { server.stop() }
+            let proxy = try FaultProxy.start(upstreamPort: server.s3Port, in: sandbox.path("s3"))
+            defer { proxy.stop() }
+            let honest = try sandbox.run(["init", "--kdf-log-n", "14"],
+                                         env: Self.environment(server, url: "s3://repos/honest?endpoint=\(proxy.endpoint)"))
+            #expect(honest.status == 0, "\(honest)")
+            #expect(!honest.err.contains("create-only"))
+
+            try proxy.inject([FaultRule(fault: "ignore_precondition", method: "PUT", path: "/repos/lax/config", times: -1)])
+            let lax = try sandbox.run(["init", "--kdf-log-n", "14"],
+                                      env: Self.environment(server, url: "s3://repos/lax?endpoint=\(proxy.endpoint)"))
+            #expect(lax.status == 0, "\(lax)")
+            #expect(lax.err.contains("does not enforce create-only writes"), "\(lax)")
+        }
+    }
+
     @Test("a wrong secret key is a clear authentication error")
     func wrongSecret() throws {
         try Sandbox.with { sandbox in

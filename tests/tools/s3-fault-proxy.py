@@ -60,6 +60,8 @@ Faults
                           CompleteMultipartUpload or CopyObject).
     lost_response         forwarded and the whole answer read (the operation took effect), then
                           the client connection is reset without a byte sent.
+    ignore_precondition   forwarded; a 412 answer becomes `200 OK` with an empty body, as from a
+                          store that ignores `If-None-Match: *` (other answers pass unchanged).
 
 Replies the proxy makes itself carry the same length and keep-alive rules as real ones, so a
 client can keep using the connection after slowdown, error500, conflict412, corrupt_body and
@@ -93,7 +95,7 @@ DRAIN_TIMEOUT_SECONDS = 10
 LOCAL_FAULTS = {"slowdown", "error500", "conflict412", "reset_before_headers"}
 FORWARDED_FAULTS = {
     "reset_after_headers", "reset_mid_body", "truncate_body", "corrupt_body", "stall",
-    "ok_error_body", "lost_response",
+    "ok_error_body", "lost_response", "ignore_precondition",
 }
 FAULTS = LOCAL_FAULTS | FORWARDED_FAULTS
 
@@ -612,6 +614,11 @@ class ClientConnection:
                 corrupted[half] ^= 0xFF
             head = response.raw_head if not response.is_chunked() else with_content_length(response, len(corrupted))
             self.send(head + bytes(corrupted), entry, status)
+        elif rule.fault == "ignore_precondition":
+            if status == 412:
+                self.send(make_response(200, "OK", b"", (), method == "HEAD"), entry, 200)
+            else:
+                self.send(response.raw_head + response.raw_body, entry, status)
         elif rule.fault == "ok_error_body":
             resource = request.start.split(" ")[1].split("?", 1)[0]
             error = xml_error("InternalError", "We encountered an internal error. Please try again.", resource)

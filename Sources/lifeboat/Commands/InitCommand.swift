@@ -61,6 +61,7 @@ enum InitCommand: Command {
             throw several ? targets[0].nameRegion(error) : error
         }
         context.output.line("created lifeboat repository \(repository.config.id.prefix(10)) at \(store.location)")
+        try warnUnlessCreateOnly(store, output: context.output)
         var regions = [RegionStatus(targets[0], .ok)]
         for target in targets.dropFirst() {
             regions.append(copyRepository(from: store, firstRegion: targets[0], to: target, context: context))
