@@ -146,6 +146,7 @@ struct S3RepositoryTests {
             #expect(shown.status == 0, "\(shown)")
             let before = try shown.message("summary", as: RetentionSummary.self)
             #expect(before.objects >= 6 && before.locked == before.objects && before.unlocked == 0)
+            sleep(2)  // retain-until dates have whole seconds: make "now + 1 day" later than every lock
             let renewed = try sandbox.run(["retention", "--extend", "--within", "2", "--json"], env: env)
             #expect(renewed.status == 0, "\(renewed)")
             let after = try renewed.message("summary", as: RetentionSummary.self)

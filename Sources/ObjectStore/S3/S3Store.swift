@@ -131,7 +131,7 @@ public final class S3Store: ObjectStore {
         let stripped = configuration.prefix.isEmpty ? 0 : configuration.prefix.count + 1
         try listPages(query: [(name: "list-type", value: "2"), (name: "prefix", value: objectKey(prefix)),
                              (name: "max-keys", value: "\(configuration.listPageSize)")],
-                      token: "continuation-token", nextToken: "NextContinuationToken") { page in
+                      markers: [("continuation-token", "NextContinuationToken")], what: "list objects") { page in
             for entry in page.elements("Contents") {
                 guard let key = entry.value("Key"), let size = entry.value("Size").flatMap({ Int($0) }) else { continue }
                 objects.append(ObjectInfo(key: String(key.dropFirst(stripped)), size: size))
@@ -244,15 +244,9 @@ public final class S3Store: ObjectStore {
     public func versions(prefix: String) throws -> [ObjectVersion] {
         var found: [ObjectVersion] = []
         let stripped = configuration.prefix.isEmpty ? 0 : configuration.prefix.count + 1
-        var keyMarker: String?
-        var versionMarker: String?
-        for _ in 0 ..< 1_000_000 {
-            var query = [(name: "versions", value: ""), (name: "prefix", value: objectKey(prefix))]
-            if let keyMarker { query.append((name: "key-marker", value: keyMarker)) }
-            if let versionMarker { query.append((name: "version-id-marker", value: versionMarker)) }
-            let (response, _) = try send("GET", key: nil, query: query, what: "list versions under \(prefix)")
-            guard response.status == 200 else { throw failure(response, "list versions under \(prefix)") }
-            let page = S3XML(response.body)
+        try listPages(query: [(name: "versions", value: ""), (name: "prefix", value: objectKey(prefix))],
+                      markers: [("key-marker", "NextKeyMarker"), ("version-id-marker", "NextVersionIdMarker")],
+                      what: "list versions under \(prefix)") { page in
             for (kind, isMarker) in [("Version", false), ("DeleteMarker", true)] {
                 for entry in page.elements(kind) {
                     guard let key = entry.value("Key"), let version = entry.value("VersionId") else { continue }
@@ -261,10 +255,6 @@ public final class S3Store: ObjectStore {
                                                size: entry.value("Size").flatMap { Int($0) } ?? 0))
                 }
             }
-            guard page.value("IsTruncated") == "true" else { return found }
-            keyMarker = page.value("NextKeyMarker")
-            versionMarker = page.value("NextVersionIdMarker")
-            guard keyMarker != nil else { return found }
         }
         return found
     }
@@ -355,24 +345,14 @@ public final class S3Store: ObjectStore {
     public func unfinishedUploads() throws -> [Upload] {
         var uploads: [Upload] = []
         let stripped = configuration.prefix.isEmpty ? 0 : configuration.prefix.count + 1
-        var keyMarker: String?
-        var uploadMarker: String?
-        for _ in 0 ..< 1_000_000 {
-            var query = [(name: "uploads", value: ""), (name: "prefix", value: objectKey(""))]
-            if let keyMarker { query.append((name: "key-marker", value: keyMarker)) }
-            if let uploadMarker { query.append((name: "upload-id-marker", value: uploadMarker)) }
-            let (response, _) = try send("GET", key: nil, query: query, what: "list unfinished uploads")
-            guard response.status == 200 else { throw failure(response, "list unfinished uploads") }
-            let page = S3XML(response.body)
+        try listPages(query: [(name: "uploads", value: ""), (name: "prefix", value: objectKey(""))],
+                      markers: [("key-marker", "NextKeyMarker"), ("upload-id-marker", "NextUploadIdMarker")],
+                      what: "list unfinished uploads") { page in
             for entry in page.elements("Upload") {
                 guard let key = entry.value("Key"), let id = entry.value("UploadId") else { continue }
                 uploads.append(Upload(key: String(key.dropFirst(stripped)), uploadID: id,
                                       initiated: entry.value("Initiated").flatMap { SigningDate.parseISO8601($0) }))
             }
-            guard page.value("IsTruncated") == "true" else { return uploads }
-            keyMarker = page.value("NextKeyMarker")
-            uploadMarker = page.value("NextUploadIdMarker")
-            guard keyMarker != nil else { return uploads }
         }
         return uploads
     }
@@ -484,18 +464,23 @@ public final class S3Store: ObjectStore {
         }
     }
 
-    /// Pages through a listing, calling `page` with each response document.
-    private func listPages(query: [(name: String, value: String)], token: String, nextToken: String, _ page: (S3XML) throws -> Void) throws {
-        var continuation: String?
+    /// Pages through a listing, calling `page` with each response document. `markers` pairs
+    /// each query parameter that continues a listing with the element that gives its next value.
+    private func listPages(query: [(name: String, value: String)], markers: [(parameter: String, next: String)],
+                           what: String, _ page: (S3XML) throws -> Void) throws {
+        var continuation: [(name: String, value: String)] = []
         while true {
-            var pageQuery = query
-            if let continuation { pageQuery.append((name: token, value: continuation)) }
-            let (response, _) = try send("GET", key: nil, query: pageQuery, what: "list objects")
-            guard response.status == 200 else { throw failure(response, "list objects") }
+            let (response, _) = try send("GET", key: nil, query: query + continuation, what: what)
+            guard response.status == 200 else { throw failure(response, what) }
             let document = S3XML(response.body)
             try page(document)
-            guard document.value("IsTruncated") == "true", let next = document.value(nextToken), !next.isEmpty else { return }
-            continuation = next
+            guard document.value("IsTruncated") == "true" else { return }
+            continuation = markers.compactMap { marker in
+                document.value(marker.next).flatMap { $0.isEmpty ? nil : (name: marker.parameter, value: $0) }
+            }
+            guard continuation.first?.name == markers[0].parameter else {
+                throw ObjectStoreError(.io, "\(location): cannot \(what): the store says the listing goes on but gives no \(markers[0].next)")
+            }
         }
     }
 
