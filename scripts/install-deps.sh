@@ -11,8 +11,9 @@
 set -euo pipefail
 
 # The C libraries of DESIGN §1 (headers and pkg-config files) and pkg-config itself; curl and
-# Python (with venv, for SeaweedFS and the S3 fault proxy) for the integration tests.
-packages=(libzstd-dev libssl-dev libpq-dev libcurl4-openssl-dev libyaml-dev pkg-config curl python3 python3-venv)
+# Python (with venv, for SeaweedFS and the S3 fault proxy) and openssl (throwaway CAs for the S3
+# TLS tests) for the integration tests.
+packages=(libzstd-dev libssl-dev libpq-dev libcurl4-openssl-dev libyaml-dev pkg-config curl openssl python3 python3-venv)
 
 missing=()
 for package in "${packages[@]}"; do

@@ -14,6 +14,10 @@ import Synchronization
 //
 // Requests from tests go through the curl CLI with `--aws-sigv4`; secret keys reach curl in a
 // config file (mode 0600), never on its command line.
+//
+// With `tls`, the S3 API also answers over HTTPS on a port of its own (`-s3.port.https`; plain
+// HTTP stays on `-s3.port`), with a certificate for 127.0.0.1 and localhost from a throwaway CA
+// that the openssl CLI makes in the server's directory.
 
 // MARK: - Tools
 
@@ -214,14 +218,17 @@ private let requestCount = Atomic<Int>(0)
 /// Sends one HTTP request with the curl CLI, signed with SigV4 (region us-east-1, service s3)
 /// when `credentials` are given. The keys go to curl in a 0600 config file in `directory`,
 /// never on its command line. A PUT body is sent with `-T` (so with `Expect: 100-continue`).
+/// `caBundle` is the PEM file of CAs that an `https` server's certificate must chain to.
 func curlRequest(_ method: String, _ url: String, as credentials: S3Keys?, body: [UInt8]? = nil,
-                 headers: [String] = [], maxTime: Double = 30, in directory: String) throws -> CurlResponse {
+                 headers: [String] = [], caBundle: String? = nil, maxTime: Double = 30,
+                 in directory: String) throws -> CurlResponse {
     let base = directory + "/.curl-\(requestCount.add(1, ordering: .relaxed).newValue)"
     let files = [".cfg", ".in", ".headers", ".body"].map { base + $0 }
     defer { for file in files { unlink(file) } }
 
     var arguments = ["-q", "-sS", "--noproxy", "*", "--max-time", "\(maxTime)",
                      "-D", base + ".headers", "-o", base + ".body"]
+    if let caBundle { arguments += ["--cacert", caBundle] }
     if let credentials {
         try writeFile(base + ".cfg", "user = \"\(credentials.accessKey):\(credentials.secretKey)\"\naws-sigv4 = \"aws:amz:us-east-1:s3\"\n", mode: 0o600)
         arguments += ["-K", base + ".cfg"]
@@ -270,13 +277,20 @@ func curlRequest(_ method: String, _ url: String, as credentials: S3Keys?, body:
 final class SeaweedFS: Sendable {
     /// The S3 API port on 127.0.0.1.
     let s3Port: Int
+    /// The port of the S3 API over HTTPS, when started with `tls`.
+    let httpsPort: Int?
     let admin: S3Keys
     let backup: S3Keys
-    /// This server's own directory: `data/`, `weed.log`, `identities.json`.
+    /// This server's own directory: `data/`, `weed.log`, `identities.json`, and `tls/` (the
+    /// CA and the server's certificate and key) when started with `tls`.
     let home: String
 
     /// The S3 endpoint, `http://127.0.0.1:<s3Port>`.
     var endpoint: String { "http://127.0.0.1:\(s3Port)" }
+    /// The S3 endpoint over HTTPS, `https://127.0.0.1:<httpsPort>`, when started with `tls`.
+    var httpsEndpoint: String? { httpsPort.map { "https://127.0.0.1:\($0)" } }
+    /// The certificate of the CA that signed the server's certificate (PEM), when started with `tls`.
+    var caBundlePath: String? { httpsPort == nil ? nil : home + "/tls/ca.pem" }
     /// The startup log (weed's stdout and stderr).
     var logPath: String { home + "/weed.log" }
 
@@ -301,18 +315,21 @@ final class SeaweedFS: Sendable {
     private struct PortTaken: Error {}
 
     /// Starts `weed mini` on loopback with fresh free ports and its data under `directory`,
-    /// with random keys for `admin` and `backup`, and creates `buckets`. Waits until the S3 API
-    /// answers a signed request (at most 60 s). Throws with the log's tail if it does not.
-    /// The server stops by itself within seconds once the process `parent` is gone.
-    static func start(in directory: String, buckets: [String] = [], watching parent: pid_t = getpid()) throws -> SeaweedFS {
-        try start(in: directory, buckets: buckets, parent: parent, removeOnExit: "")
+    /// with random keys for `admin` and `backup`, and creates `buckets`. With `tls`, the S3 API
+    /// answers over HTTPS too (`httpsEndpoint`, trusting `caBundlePath`). Waits until the S3 API
+    /// answers a signed request (at most 60 s), on each endpoint. Throws with the log's tail if
+    /// it does not. The server stops by itself within seconds once the process `parent` is gone.
+    static func start(in directory: String, buckets: [String] = [], tls: Bool = false,
+                      watching parent: pid_t = getpid()) throws -> SeaweedFS {
+        try start(in: directory, buckets: buckets, tls: tls, parent: parent, removeOnExit: "")
     }
 
-    private static func start(in directory: String, buckets: [String], parent: pid_t, removeOnExit: String) throws -> SeaweedFS {
+    private static func start(in directory: String, buckets: [String], tls: Bool, parent: pid_t,
+                              removeOnExit: String) throws -> SeaweedFS {
         let weed = try Tools.weed()
         for attempt in 1...4 {
-            let server = try SeaweedFS(weed: weed, directory: directory, ports: try freeLoopbackPorts(11),
-                                       parent: parent, removeOnExit: removeOnExit)
+            let server = try SeaweedFS(weed: weed, directory: directory, ports: try freeLoopbackPorts(tls ? 12 : 11),
+                                       tls: tls, parent: parent, removeOnExit: removeOnExit)
             do {
                 let started = monotonicSeconds()
                 try server.launch()
@@ -329,19 +346,20 @@ final class SeaweedFS: Sendable {
         throw HarnessError("weed mini found a port taken on every one of 4 attempts; see \(directory)")
     }
 
-    private static let sharedServer = Mutex<Result<SeaweedFS, HarnessError>?>(nil)
+    /// The shared servers, by whether they serve HTTPS too.
+    private static let sharedServers = Mutex<[Bool: Result<SeaweedFS, HarnessError>]>([:])
 
-    /// One server for the whole test process, started on first use: tests that only need
-    /// buckets share it (each test makes its own bucket) instead of paying a start and a stop.
-    /// Never stop or kill it; it stops, and its directory goes, when the test process exits.
-    static func shared() throws -> SeaweedFS {
-        try sharedServer.withLock { result in
-            if let result { return try result.get() }
+    /// One server for the whole test process (one more with `tls`), started on first use: tests
+    /// that only need buckets share it (each test makes its own bucket) instead of paying a start
+    /// and a stop. Never stop or kill it; it stops, and its directory goes, when the test process exits.
+    static func shared(tls: Bool = false) throws -> SeaweedFS {
+        try sharedServers.withLock { servers in
+            if let result = servers[tls] { return try result.get() }
             let outcome = Result { () throws(HarnessError) in
                 do {
                     let directory = try temporaryDirectory(prefix: "lifeboat-s3-shared")
                     do {
-                        return try start(in: directory, buckets: [], parent: getpid(), removeOnExit: directory)
+                        return try start(in: directory, buckets: [], tls: tls, parent: getpid(), removeOnExit: directory)
                     } catch {
                         removeTree(directory)
                         throw error
@@ -352,16 +370,17 @@ final class SeaweedFS: Sendable {
                     throw HarnessError("\(error)")
                 }
             }
-            result = outcome
+            servers[tls] = outcome
             return try outcome.get()
         }
     }
 
-    private init(weed: String, directory: String, ports: [Int], parent: pid_t, removeOnExit: String) throws {
+    private init(weed: String, directory: String, ports: [Int], tls: Bool, parent: pid_t, removeOnExit: String) throws {
         self.weed = weed
         self.parent = parent
         self.removeOnExit = removeOnExit
         s3Port = ports[6]
+        httpsPort = tls ? ports[11] : nil
         home = directory + "/seaweedfs-\(s3Port)"
         admin = (Self.randomKey(20, uppercase: true), Self.randomKey(40, uppercase: false))
         backup = (Self.randomKey(20, uppercase: true), Self.randomKey(40, uppercase: false))
@@ -387,6 +406,10 @@ final class SeaweedFS: Sendable {
             // The volume server's default pause before stopping only slows the tests down.
             "-volume.preStopSeconds=0",
         ]
+        if let httpsPort {
+            let certificate = try makeServerCertificate(in: home + "/tls", authority: makeCertificateAuthority(in: home + "/tls"))
+            arguments += ["-s3.port.https=\(httpsPort)", "-s3.cert.file=\(certificate.certificate)", "-s3.key.file=\(certificate.key)"]
+        }
         // Unix sockets default to /tmp/seaweedfs-*-<port>.sock; keep them with the server
         // when the path fits in sun_path.
         var leftovers = ["/tmp/seaweedfs-admin-grpc-\(ports[10]).sock", "/tmp/seaweedfs-s3-grpc-\(ports[7]).sock"]
@@ -454,8 +477,8 @@ final class SeaweedFS: Sendable {
         running.withLock { $0 = Supervised(supervisor: process.pid, group: group) }
     }
 
-    /// Polls a signed ListBuckets until it answers 200 (the S3 gateway is up and has loaded the
-    /// identities).
+    /// Polls a signed ListBuckets on each endpoint until it answers 200 (the S3 gateway is up,
+    /// on HTTPS too when asked for, and has loaded the identities).
     private func waitUntilReady(deadline: Double) throws {
         var last = "no answer yet"
         while true {
@@ -464,9 +487,15 @@ final class SeaweedFS: Sendable {
                 if log.contains("is not available") || log.contains("address already in use") { throw PortTaken() }
                 throw HarnessError("weed mini exited with status \((status >> 8) & 0xff) while starting (S3 port \(s3Port)); log \(logPath):\n\(log)")
             }
-            let response = try curlRequest("GET", endpoint + "/", as: admin, maxTime: 2, in: home)
-            if response.status == 200 { return }
-            last = response.status == 0 ? "curl status \(response.curlStatus)" : "HTTP \(response.status)"
+            var waiting = false
+            for url in [endpoint] + (httpsEndpoint.map { [$0] } ?? []) {
+                let response = try curlRequest("GET", url + "/", as: admin, caBundle: caBundlePath, maxTime: 2, in: home)
+                guard response.status != 200 else { continue }
+                last = "\(url): " + (response.status == 0 ? "curl status \(response.curlStatus)" : "HTTP \(response.status)")
+                waiting = true
+                break
+            }
+            if !waiting { return }
             if monotonicSeconds() > deadline {
                 stop()
                 throw HarnessError("SeaweedFS did not become ready within 60 s (S3 port \(s3Port), last: \(last)); log \(logPath):\n\(tail(logPath))")
@@ -541,11 +570,13 @@ final class SeaweedFS: Sendable {
     }
 
     /// Sends one request to this server (`target` is a path like `/bucket/key?query`, or a whole
-    /// URL, e.g. a fault proxy's), signed with `credentials` (nil: anonymous). See `curlRequest`.
+    /// URL, e.g. a fault proxy's or `httpsEndpoint`'s), signed with `credentials` (nil:
+    /// anonymous), trusting this server's CA over HTTPS. See `curlRequest`.
     func request(_ method: String, _ target: String, as credentials: S3Keys?, body: [UInt8]? = nil,
                  headers: [String] = [], maxTime: Double = 30) throws -> CurlResponse {
-        let url = target.hasPrefix("http://") ? target : endpoint + target
-        return try curlRequest(method, url, as: credentials, body: body, headers: headers, maxTime: maxTime, in: home)
+        let url = target.hasPrefix("http://") || target.hasPrefix("https://") ? target : endpoint + target
+        return try curlRequest(method, url, as: credentials, body: body, headers: headers, caBundle: caBundlePath,
+                               maxTime: maxTime, in: home)
     }
 
     // MARK: Helpers
@@ -601,10 +632,54 @@ final class SeaweedFS: Sendable {
 
 /// Runs `body` with a SeaweedFS server in a fresh temporary directory, and stops it and removes
 /// the directory afterwards, whatever happens.
-func withSeaweedFS<R>(buckets: [String] = [], _ body: (SeaweedFS) throws -> R) throws -> R {
+func withSeaweedFS<R>(buckets: [String] = [], tls: Bool = false, _ body: (SeaweedFS) throws -> R) throws -> R {
     let directory = try temporaryDirectory(prefix: "lifeboat-s3")
     defer { removeTree(directory) }
-    let server = try SeaweedFS.start(in: directory, buckets: buckets)
+    let server = try SeaweedFS.start(in: directory, buckets: buckets, tls: tls)
     defer { server.stop() }
     return try body(server)
+}
+
+// MARK: - Certificates
+
+/// A throwaway certificate authority: `ca.pem` (its certificate, what clients trust) and
+/// `ca.key` in `directory` (created if need be), from the openssl CLI. P-256 keys, valid for a week.
+/// Returns the two paths.
+func makeCertificateAuthority(in directory: String, name: String = "Lifeboat test CA") throws
+    -> (certificate: String, key: String) {
+    try makeDirectories(directory)
+    let files = (certificate: directory + "/ca.pem", key: directory + "/ca.key")
+    try openssl(["req", "-x509"] + newKeyOptions(keyOut: files.key, certificateOut: files.certificate) + [
+        "-subj", "/CN=\(name)",
+        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+    ], in: directory)
+    return files
+}
+
+/// A key and a certificate for 127.0.0.1 and localhost signed by `authority`: `server.pem` and
+/// `server.key` in `directory`. Returns the two paths.
+func makeServerCertificate(in directory: String, authority: (certificate: String, key: String)) throws
+    -> (certificate: String, key: String) {
+    try makeDirectories(directory)
+    let files = (certificate: directory + "/server.pem", key: directory + "/server.key")
+    try openssl(["req", "-x509"] + newKeyOptions(keyOut: files.key, certificateOut: files.certificate) + [
+        "-subj", "/CN=127.0.0.1", "-CA", authority.certificate, "-CAkey", authority.key,
+        "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-addext", "basicConstraints=critical,CA:FALSE",
+        "-addext", "keyUsage=critical,digitalSignature", "-addext", "extendedKeyUsage=serverAuth",
+    ], in: directory)
+    return files
+}
+
+/// `req` options for a new unencrypted P-256 key and a certificate valid for a week. No
+/// configuration file: every extension is given explicitly.
+private func newKeyOptions(keyOut: String, certificateOut: String) -> [String] {
+    ["-config", "/dev/null", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+     "-keyout", keyOut, "-out", certificateOut, "-days", "7"]
+}
+
+private func openssl(_ arguments: [String], in directory: String) throws {
+    let result = try runTool(try Tools.program("openssl"), arguments, in: directory)
+    guard result.status == 0 else {
+        throw HarnessError("openssl \(arguments.prefix(2).joined(separator: " ")) failed (status \(result.status)) in \(directory):\n\(result.err)")
+    }
 }
