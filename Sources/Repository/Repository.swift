@@ -21,6 +21,8 @@ public final class Repository: Sendable {
     let damagedIndexFiles = Mutex<[(key: String, reason: String)]>([])
     private let sealers = Mutex<[PooledSealer]>([])
     private let treeCache = Mutex<[BlobID: Tree]>([:])
+    /// Whole tree packs: one request per pack instead of one per directory.
+    private let treePacks = TreePackCache(capacity: 256 << 20)
 
     public static let programVersion = "lifeboat 0.1.0"
 
@@ -326,6 +328,9 @@ public final class Repository: Sendable {
 
     func readBlob(_ id: BlobID, at location: BlobLocation) throws -> [UInt8] {
         let key = packKey(location.pack, type: location.type)
+        if location.type == .tree, let blob = try? treeFromCachedPack(id, at: location, key: key) {
+            return blob
+        }
         let stored: [UInt8]
         do {
             stored = try store.get(key, range: location.offset..<(location.offset + location.storedLength))
@@ -339,6 +344,23 @@ public final class Repository: Sendable {
             // from damage at rest, which fails again.
             let again = try store.get(key, range: location.offset..<(location.offset + location.storedLength))
             return try openBlob(again[...], id: id, location: location)
+        }
+    }
+
+    /// A tree blob from its whole pack, fetched once (see ``TreePackCache``). Throws when the
+    /// pack cannot be fetched or the blob does not authenticate; the caller then reads the
+    /// blob alone, which also reports damage the way every other read does.
+    private func treeFromCachedPack(_ id: BlobID, at location: BlobLocation, key: String) throws -> [UInt8] {
+        let pack = try treePacks.bytes(of: location.pack) { try store.get(key) }
+        let end = location.offset + location.storedLength
+        do {
+            guard end <= pack.count else {
+                throw RepositoryError(.corrupted, "pack \(location.pack.shortHex) is shorter than its index says")
+            }
+            return try openBlob(pack[location.offset..<end], id: id, location: location)
+        } catch {
+            treePacks.forget(location.pack)
+            throw error
         }
     }
 
