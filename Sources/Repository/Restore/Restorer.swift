@@ -17,6 +17,10 @@ public final class Restorer: Sendable {
     private let state: Mutex<State>
     /// Set when the target cannot take more; stops the restore.
     private let fatal = Mutex<RepositoryError?>(nil)
+    // Checked for every blob written: atomics, so the workers don't queue on a lock for what
+    // is almost always false (on two cores a contended lock costs more than the write).
+    private let stopped = Atomic<Bool>(false)
+    private let anyFileFailed = Atomic<Bool>(false)
 
     /// One thing to create on disk.
     private struct Planned: Sendable {
@@ -42,6 +46,11 @@ public final class Restorer: Sendable {
         var blobsPerFile: [Int: Int] = [:]
         var bytesTotal: UInt64 = 0
         var filesTotal = 0
+        /// Owner and group names resolved once, before the workers start: the workers read
+        /// these without a lock.
+        /// nil for a name this system does not know: then the stored number is used.
+        var userIDs: [String: UInt32?] = [:]
+        var groupIDs: [String: UInt32?] = [:]
     }
 
     private struct State {
@@ -50,6 +59,12 @@ public final class Restorer: Sendable {
         var result = RestoreResult()
         var filesDone = 0
         var bytesDone: UInt64 = 0
+
+        mutating func countFinished(size: UInt64) {
+            filesDone += 1
+            result.files += 1
+            result.bytes += size
+        }
     }
 
     // MARK: - Planning
@@ -151,6 +166,17 @@ public final class Restorer: Sendable {
                 plan.blobTargets[id, default: []].append(Target(file: index, offset: offset))
                 plan.blobsPerFile[index, default: 0] += 1
                 offset += UInt64(location.plaintextLength)
+            }
+        }
+        if options.restoreOwnership {
+            for entry in plan.entries {
+                let node = entry.node
+                if !node.user.isEmpty, plan.userIDs.index(forKey: node.user) == nil {
+                    plan.userIDs[node.user] = .some(UserNames.shared.userID(named: node.user))
+                }
+                if !node.group.isEmpty, plan.groupIDs.index(forKey: node.group) == nil {
+                    plan.groupIDs[node.group] = .some(UserNames.shared.groupID(named: node.group))
+                }
             }
         }
         self.plan = plan
@@ -379,9 +405,9 @@ public final class Restorer: Sendable {
             // Zero runs of whole 4 KiB blocks are not written: the file was sized with
             // ftruncate, so they stay holes and sparse files come back sparse.
             let runs = plaintext.withUnsafeBytes { Restorer.nonZeroRuns(in: $0) }
-            if fatal.withLock({ $0 != nil }) { return }
+            if stopped.load(ordering: .relaxed) { return }
             for target in plan.blobTargets[id] ?? [] {
-                if state.withLock({ $0.failedFiles.contains(target.file) }) { continue }
+                if anyFileFailed.load(ordering: .relaxed), state.withLock({ $0.failedFiles.contains(target.file) }) { continue }
                 guard let descriptor = openForWriting(target.file) else { continue }
                 var writeError: Int32 = 0
                 plaintext.withUnsafeBytes { raw in
@@ -405,13 +431,16 @@ public final class Restorer: Sendable {
                     failFile(target.file, reason: "\(SystemCallError("write", plan.entries[target.file].path, errorNumber: writeError))")
                     continue
                 }
+                let size = plan.entries[target.file].node.size
                 let finished = state.withLock { state -> Bool in
                     state.bytesDone += UInt64(plaintext.count)
                     state.remaining[target.file]! -= 1
-                    return state.remaining[target.file]! == 0
+                    guard state.remaining[target.file]! == 0 else { return false }
+                    state.countFinished(size: size)
+                    return true
                 }
                 if finished {
-                    finishFile(target.file, descriptor: descriptor)
+                    finishFile(target.file, descriptor: descriptor, counted: true)
                 } else {
                     close(descriptor)
                 }
@@ -439,6 +468,7 @@ public final class Restorer: Sendable {
         if descriptor < 0 && errno == EEXIST {
             guard clear(path, keepDirectory: false) else {
                 _ = state.withLock { $0.failedFiles.insert(index) }
+                anyFileFailed.store(true, ordering: .relaxed)
                 return nil
             }
             descriptor = withCPath(path) { open($0, flags, 0o600) }
@@ -501,6 +531,7 @@ public final class Restorer: Sendable {
     private func stopIfTargetFull(_ errorNumber: Int32) {
         guard errorNumber == ENOSPC || errorNumber == EDQUOT || errorNumber == EROFS else { return }
         let target = Restorer.absolute(options.target)
+        stopped.store(true, ordering: .relaxed)
         fatal.withLock { fatal in
             if fatal == nil {
                 fatal = RepositoryError(.io, "target \(target): \(String(cString: strerror(errorNumber))); the restore stopped. Free space (or choose another --target) and run it again: it overwrites what is there")
@@ -512,18 +543,18 @@ public final class Restorer: Sendable {
         // Once the target is full, the one fatal error says it all.
         if fatal.withLock({ $0 != nil }) { return }
         let first = state.withLock { $0.failedFiles.insert(file).inserted }
+        anyFileFailed.store(true, ordering: .relaxed)
         if first { record("\(String(decoding: plan.entries[file].path, as: UTF8.self)): not restored correctly: \(reason)") }
     }
 
     /// Applies a finished file's metadata through its descriptor and closes it.
-    private func finishFile(_ index: Int, descriptor: Int32) {
+    /// `counted`: the caller already counted the file as done, under the lock it held anyway.
+    private func finishFile(_ index: Int, descriptor: Int32, counted: Bool = false) {
         let entry = plan.entries[index]
         applyMetadata(entry.node, to: entry.path, descriptor: descriptor)
         close(descriptor)
-        state.withLock { state in
-            state.filesDone += 1
-            state.result.files += 1
-            state.result.bytes += entry.node.size
+        if !counted {
+            state.withLock { $0.countFinished(size: entry.node.size) }
         }
     }
 
@@ -555,8 +586,8 @@ public final class Restorer: Sendable {
     private func applyMetadata(_ node: Node, to path: [UInt8], descriptor: Int32? = nil) {
         withCPath(path) { cPath in
             if options.restoreOwnership {
-                let uid = node.user.isEmpty ? node.uid : UserNames.shared.userID(named: node.user) ?? node.uid
-                let gid = node.group.isEmpty ? node.gid : UserNames.shared.groupID(named: node.group) ?? node.gid
+                let uid = plan.userIDs[node.user].flatMap { $0 } ?? node.uid
+                let gid = plan.groupIDs[node.group].flatMap { $0 } ?? node.gid
                 let result = descriptor.map { fchown($0, uid, gid) } ?? lchown(cPath, uid, gid)
                 if result != 0 {
                     record("\(SystemCallError("chown", path))")
