@@ -38,7 +38,7 @@ struct S3FaultTests {
                                          "ok_error_body", "lost_response"]
     /// Faults a whole-object read recovers from: the store checks the length and the checksum.
     static let recoverableReadFaults = ["slowdown", "error500", "reset_before_headers", "reset_after_headers",
-                                        "reset_mid_body", "truncate_body", "corrupt_body", "stall"]
+                                        "reset_mid_body", "truncate_body", "corrupt_body", "stall", "ok_error_body"]
 
     @Test("writes survive every fault", arguments: recoverableWriteFaults)
     func write(fault: String) throws {
@@ -67,7 +67,7 @@ struct S3FaultTests {
         }
     }
 
-    @Test("range reads survive resets, truncation and stalls", arguments: ["reset_mid_body", "truncate_body", "stall", "slowdown"])
+    @Test("range reads survive resets, truncation and stalls", arguments: ["reset_mid_body", "truncate_body", "stall", "slowdown", "ok_error_body"])
     func rangeRead(fault: String) throws {
         try Self.withProxy { server, proxy in
             let store = try Self.store(through: proxy, server, prefix: "g-\(fault)")

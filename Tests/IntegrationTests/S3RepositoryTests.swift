@@ -113,6 +113,26 @@ struct S3RepositoryTests {
         }
     }
 
+    @Test("init refuses a prefix that holds objects or lies inside another repository")
+    func initNeedsRoom() throws {
+        try Sandbox.with { sandbox in
+            let server = try SeaweedFS.start(in: sandbox.path("s3"), buckets: ["repos"])
+            defer { server.stop() }
+            let url = "s3://repos/outer?endpoint=\(server.endpoint)"
+            #expect(try sandbox.run(["init", "--kdf-log-n", "14"], env: Self.environment(server, url: url)).status == 0)
+            let again = try sandbox.run(["init", "--kdf-log-n", "14"], env: Self.environment(server, url: url))
+            #expect(again.status == 1)
+            #expect(again.err.contains("already holds objects"), "\(again)")
+            let nested = try sandbox.run(["init", "--kdf-log-n", "14"],
+                                         env: Self.environment(server, url: "s3://repos/outer/inner?endpoint=\(server.endpoint)"))
+            #expect(nested.status == 1)
+            #expect(nested.err.contains("is inside the repository at s3://repos/outer"), "\(nested)")
+            let beside = try sandbox.run(["init", "--kdf-log-n", "14"],
+                                         env: Self.environment(server, url: "s3://repos/outer-2?endpoint=\(server.endpoint)"))
+            #expect(beside.status == 0, "a neighbouring prefix is fine: \(beside)")
+        }
+    }
+
     @Test("a wrong secret key is a clear authentication error")
     func wrongSecret() throws {
         try Sandbox.with { sandbox in
@@ -169,7 +189,12 @@ struct S3RepositoryTests {
             for object in try attacker.list(prefix: "") {
                 try attacker.delete(object.key)  // a plain DELETE only adds a delete marker
             }
-            #expect(try sandbox.run(["snapshots"], env: env).status == 10, "hidden behind delete markers")
+            let hidden = try sandbox.run(["snapshots"], env: env)
+            #expect(hidden.status == 10, "hidden behind delete markers")
+            #expect(hidden.err.contains("lifeboat undelete"), "\(hidden)")
+            let reinit = try sandbox.run(["init", "--kdf-log-n", "14"], env: env)
+            #expect(reinit.status == 1, "init must not bury the deleted repository")
+            #expect(reinit.err.contains("holds a deleted repository"), "\(reinit)")
 
             // Recovery: remove the markers; everything restores and checks clean.
             let undelete = try sandbox.run(["undelete"], env: env)

@@ -63,14 +63,19 @@ public struct S3Configuration: Sendable, Hashable {
 
     /// Parses `url`; `environment` supplies the defaults for the endpoint, region and CA bundle.
     public static func parse(_ url: String, environment: S3Environment = .current()) throws -> S3Configuration {
+        // Messages show the URL without its options, whose values are the user's to keep.
+        let shown = String(url.prefix(while: { $0 != "?" }))
         guard url.hasPrefix("s3://") else {
-            throw invalid(url, "an S3 repository URL starts with s3://, as in s3://bucket/prefix")
+            throw invalid(shown, "an S3 repository URL starts with s3://, as in s3://bucket/prefix")
         }
         var rest = Substring(url.dropFirst(5))
         var query = Substring("")
         if let mark = rest.firstIndex(of: "?") {
             query = rest[rest.index(after: mark)...]
             rest = rest[..<mark]
+        }
+        if rest.prefix(while: { $0 != "/" }).contains("@") {
+            throw invalid("s3://…", Self.noCredentials)
         }
         let bucket: String
         var prefix: String
@@ -82,9 +87,9 @@ public struct S3Configuration: Sendable, Hashable {
             prefix = ""
         }
         while prefix.hasSuffix("/") { prefix.removeLast() }
-        try validateBucket(bucket, url: url)
+        try validateBucket(bucket, url: shown)
         if prefix.split(separator: "/", omittingEmptySubsequences: false).contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) && !prefix.isEmpty {
-            throw invalid(url, "the prefix '\(prefix)' has an empty, '.' or '..' part; write it as a/b/c")
+            throw invalid(shown, "the prefix '\(prefix)' has an empty, '.' or '..' part; write it as a/b/c")
         }
 
         var options: [String: String] = [:]
@@ -93,10 +98,17 @@ public struct S3Configuration: Sendable, Hashable {
             let name = String(parts[0])
             let value = parts.count == 2 ? percentDecode(String(parts[1])) : ""
             guard knownOptions.contains(name) else {
-                if ["secret", "secret-key", "access-key", "key", "password", "token"].contains(name.lowercased()) {
-                    throw invalid(url.prefix(while: { $0 != "?" }) + "?…", "credentials never go in the repository URL; use AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a profile in ~/.aws/credentials")
+                let lowered = name.lowercased()
+                if ["secret", "key", "password", "token", "credential"].contains(where: { lowered.contains($0) }) {
+                    throw invalid(shown, Self.noCredentials)
                 }
-                throw invalid(url, "unknown option '\(name)'; the options are \(knownOptions.sorted().joined(separator: ", "))")
+                throw invalid(shown, "unknown option '\(name)'; the options are \(knownOptions.sorted().joined(separator: ", "))")
+            }
+            guard options[name] == nil else {
+                throw invalid(shown, "option '\(name)' is given twice")
+            }
+            guard !value.isEmpty else {
+                throw invalid(shown, "option '\(name)' needs a value, as in \(name)=…")
             }
             options[name] = value
         }
@@ -106,9 +118,12 @@ public struct S3Configuration: Sendable, Hashable {
         let region = options["region"] ?? resolved.region ?? "us-east-1"
         var endpoint = options["endpoint"] ?? resolved.endpointURL ?? "https://s3.\(region).amazonaws.com"
         while endpoint.hasSuffix("/") { endpoint.removeLast() }
+        if endpoint.contains("@") {
+            throw invalid(shown, "the endpoint must not hold credentials; " + Self.noCredentials)
+        }
         guard endpoint.hasPrefix("https://") || endpoint.hasPrefix("http://"),
               endpoint.split(separator: "/", omittingEmptySubsequences: false).count == 3 else {
-            throw invalid(url, "endpoint '\(endpoint)' is not a URL like https://host[:port] (no path)")
+            throw invalid(shown, "endpoint '\(endpoint)' is not a URL like https://host[:port] (no path)")
         }
         let isAWS = endpoint.hasSuffix(".amazonaws.com")
 
@@ -122,44 +137,52 @@ public struct S3Configuration: Sendable, Hashable {
 
         if let style = options["style"] {
             guard let parsed = AddressingStyle(rawValue: style) else {
-                throw invalid(url, "style must be 'path' or 'virtual', not '\(style)'")
+                throw invalid(shown, "style must be 'path' or 'virtual', not '\(style)'")
             }
             configuration.style = parsed
         }
+        if configuration.style == .virtual {
+            let host = endpoint.split(separator: "/")[1].split(separator: ":")[0]
+            if host.allSatisfy({ $0.isNumber || $0 == "." }) || host.hasPrefix("[") {
+                throw invalid(shown, "style=virtual puts the bucket in the host name (\(bucket).\(host)), which needs a DNS name endpoint, not an IP address; use style=path")
+            }
+        }
         if let value = options["connections"] {
-            configuration.connections = try integer(value, "connections", in: 1...64, url: url)
+            configuration.connections = try integer(value, "connections", in: 1...64, url: shown)
         }
         if let value = options["upload-limit"] {
-            configuration.uploadLimit = try integer(value, "upload-limit (KiB/s)", in: 1...(1 << 30), url: url) * 1024
+            configuration.uploadLimit = try integer(value, "upload-limit (KiB/s)", in: 1...(1 << 30), url: shown) * 1024
         }
         if let value = options["download-limit"] {
-            configuration.downloadLimit = try integer(value, "download-limit (KiB/s)", in: 1...(1 << 30), url: url) * 1024
+            configuration.downloadLimit = try integer(value, "download-limit (KiB/s)", in: 1...(1 << 30), url: shown) * 1024
         }
         if let value = options["multipart-threshold"] {
-            configuration.multipartThreshold = try integer(value, "multipart-threshold (MiB)", in: 5...5120, url: url) << 20
+            configuration.multipartThreshold = try integer(value, "multipart-threshold (MiB)", in: 5...5120, url: shown) << 20
         }
         if let value = options["part-size"] {
-            configuration.partSize = try integer(value, "part-size (MiB)", in: 5...5120, url: url) << 20
+            configuration.partSize = try integer(value, "part-size (MiB)", in: 5...5120, url: shown) << 20
         }
         if let value = options["stall-timeout"] {
-            configuration.stallTimeout = try integer(value, "stall-timeout (seconds)", in: 1...3600, url: url)
+            configuration.stallTimeout = try integer(value, "stall-timeout (seconds)", in: 1...3600, url: shown)
         }
         if let value = options["retries"] {
-            configuration.maximumAttempts = try integer(value, "retries", in: 1...50, url: url)
+            configuration.maximumAttempts = try integer(value, "retries", in: 1...50, url: shown)
         }
         switch (options["lock-mode"], options["lock-days"]) {
         case (nil, nil):
             break
         case (let mode?, let days?):
             guard let parsed = LockMode(rawValue: mode.uppercased()) else {
-                throw invalid(url, "lock-mode must be 'governance' or 'compliance', not '\(mode)'")
+                throw invalid(shown, "lock-mode must be 'governance' or 'compliance', not '\(mode)'")
             }
-            configuration.objectLock = ObjectLock(mode: parsed, days: try integer(days, "lock-days", in: 1...36500, url: url))
+            configuration.objectLock = ObjectLock(mode: parsed, days: try integer(days, "lock-days", in: 1...36500, url: shown))
         default:
-            throw invalid(url, "Object Lock needs both lock-mode (governance or compliance) and lock-days")
+            throw invalid(shown, "Object Lock needs both lock-mode (governance or compliance) and lock-days")
         }
         return configuration
     }
+
+    private static let noCredentials = "credentials never go in the repository URL; use AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a profile in ~/.aws/credentials"
 
     private static let knownOptions: Set<String> = [
         "endpoint", "region", "style", "profile", "ca-bundle", "connections", "upload-limit", "download-limit",

@@ -53,7 +53,7 @@ public final class S3Store: ObjectStore {
             return try putMultipart(bytes, as: key)
         }
         let digest = SHA256.hash(bytes)
-        var headers = [(name: "if-none-match", value: "*"),
+        var headers = [(name: "if-none-match", value: "*"), (name: "content-type", value: "application/octet-stream"),
                        (name: "x-amz-checksum-sha256", value: base64(digest.bytes))]
         headers += lockHeaders(for: bytes)
         let (response, attempts) = try bytes.withUnsafeBytes { body in
@@ -285,7 +285,8 @@ public final class S3Store: ObjectStore {
         if try size(of: key) != nil {
             throw ObjectStoreError(.alreadyExists, "\(location): \(key) already exists")
         }
-        let (created, _) = try send("POST", key: key, query: [(name: "uploads", value: "")], headers: lockHeaders(for: nil),
+        let (created, _) = try send("POST", key: key, query: [(name: "uploads", value: "")],
+                                    headers: [(name: "content-type", value: "application/octet-stream")] + lockHeaders(for: nil),
                                     body: UnsafeRawBufferPointer(start: nil, count: 0), what: "start the upload of \(key)")
         guard created.status == 200, let uploadID = S3XML(created.body).value("UploadId") else {
             throw failure(created, "start the upload of \(key)")
@@ -409,9 +410,9 @@ public final class S3Store: ObjectStore {
                 let response = try client.perform(HTTPRequest(method: method, url: url, headers: headers),
                                                    body: method == "PUT" || method == "POST" ? body : nil)
                 if (200 ..< 300).contains(response.status) {
-                    if method != "GET" && method != "HEAD", let error = S3XML(response.body).error {
+                    if S3Store.isErrorBody(response, method: method), let error = S3XML(response.body).error {
                         // S3 may answer 200 and then report a failure in the body.
-                        problem = "the store answered 200 but reported \(error.code): \(error.message)"
+                        problem = "the store answered \(response.status) but reported \(error.code): \(error.message)"
                     } else if let verify, let reason = verify(response) {
                         problem = "the response was damaged on the way (\(reason))"
                     } else {
@@ -534,7 +535,7 @@ public final class S3Store: ObjectStore {
             let locked = objectLock != nil && what.hasPrefix("delete") ? " (the object may be under Object Lock retention)" : ""
             return ObjectStoreError(.permissionDenied, "\(prefix): access denied (\(detail))\(locked); check the credentials' permissions on bucket \(configuration.bucket)")
         case (404, "NoSuchBucket"):
-            return ObjectStoreError(.notFound, "\(prefix): bucket '\(configuration.bucket)' does not exist at \(configuration.endpoint); create the repository with 'lifeboat init', or check the URL")
+            return ObjectStoreError(.notFound, "\(prefix): bucket '\(configuration.bucket)' does not exist at \(configuration.endpoint); check the URL, or create the bucket ('lifeboat init' creates it for a new repository; for a new region of an existing one, create the empty bucket and run 'lifeboat replicate')")
         case (404, _):
             return ObjectStoreError(.notFound, "\(prefix): not found (\(detail))")
         case (301, _), (307, _), (400, "AuthorizationHeaderMalformed"), (400, "IllegalLocationConstraintException"):
@@ -548,6 +549,19 @@ public final class S3Store: ObjectStore {
             return ObjectStoreError(.noSpace, "\(prefix): the store is out of space or quota (\(detail)); free space or raise the quota, then run again")
         default:
             return ObjectStoreError(.io, "\(prefix): HTTP \(response.status) (\(detail))")
+        }
+    }
+
+    /// Whether a 2xx answer is really an S3 error document. A GET's body is the object itself,
+    /// which Lifeboat writes as application/octet-stream: an XML body there is the store's.
+    private static func isErrorBody(_ response: HTTPResponse, method: String) -> Bool {
+        switch method {
+        case "HEAD":
+            return false
+        case "GET":
+            return response.header("content-type")?.contains("xml") == true
+        default:
+            return true
         }
     }
 

@@ -97,7 +97,11 @@ struct Context {
 
     /// Opens the repository in `store`, asking for the password.
     func openRepository(store: any ObjectStore, loadIndex: Bool = true) throws -> Repository {
-        _ = try Repository.readConfig(store: store)
+        do {
+            _ = try Repository.readConfig(store: store)
+        } catch let error as RepositoryError where error.code == .noRepository {
+            throw deletedRepositoryError(store) ?? error
+        }
         let repository = try Repository.open(store: store, password: Password.current(),
                                              warning: { output.warning($0) })
         if loadIndex { try repository.loadIndex() }
