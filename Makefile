@@ -5,6 +5,7 @@
 #   make test    every test of the package (Swift Testing; the exit status is swift test's)
 #   make demo    back up /usr/share/doc, back it up again, restore and verify (scripts/demo.sh)
 #   make bench   side-by-side benchmark against restic and BorgBackup (bench/run.sh)
+#   make bench-s3  Lifeboat vs restic to one local SeaweedFS S3 server (bench/s3.sh)
 #   make clean   remove the build directory
 #
 # SCRATCH=DIR builds in DIR instead of .build (e.g. `make test SCRATCH=.build-mine`).
@@ -23,7 +24,7 @@ SWIFT ?= swift
 SCRATCH ?= .build
 LIFEBOAT := $(SCRATCH)/release/lifeboat
 
-.PHONY: deps build test demo bench clean
+.PHONY: deps build test demo bench bench-s3 clean
 
 deps:
 	scripts/install-deps.sh
@@ -43,6 +44,9 @@ demo: deps build
 
 bench: deps build
 	LIFEBOAT_BIN="$(abspath $(LIFEBOAT))" bench/run.sh
+
+bench-s3: deps build
+	LIFEBOAT_BIN="$(abspath $(LIFEBOAT))" bench/s3.sh
 
 clean:
 	rm -rf $(SCRATCH)

@@ -55,10 +55,9 @@ declare -A STEP_TITLE=(
     [restore]="4. full restore of the latest snapshot"
 )
 
-say()  { printf '\n==> %s\n' "$*"; }
-info() { printf '    %s\n' "$*"; }
-warn() { printf '\n!!! %s\n' "$*" >&2; }
-die()  { printf '\nbench: error: %s\n' "$*" >&2; exit 2; }
+# say, info, warn, die, ensure_packages, extract_tree, choose_cache_mode, prepare_cache,
+# busy_jiffies, machine_meta, mib, kib_mib, ratio
+source "$ROOT/bench/lib.sh"
 
 # ---------------------------------------------------------------------------------------------
 # Arguments and tool list
@@ -86,21 +85,7 @@ flock -n 9 || die "another bench run holds $WORK/.lock"
 # ---------------------------------------------------------------------------------------------
 # 1. Debian packages (idempotent: apt-get runs only when something is missing)
 
-say "Checking Debian packages: ${PACKAGES[*]}"
-missing=()
-for p in "${PACKAGES[@]}"; do
-    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
-        missing+=("$p")
-    fi
-done
-if [[ ${#missing[@]} -gt 0 ]]; then
-    [[ $(id -u) -eq 0 ]] || die "missing packages (${missing[*]}) and not root; install them with apt-get"
-    info "installing: ${missing[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
-else
-    info "all present"
-fi
+ensure_packages "${PACKAGES[@]}"
 TIME_BIN=/usr/bin/time
 [[ -x $TIME_BIN ]] || die "$TIME_BIN missing"
 [[ -f $TARBALL ]] || die "$TARBALL missing although linux-source-6.1 is installed"
@@ -114,22 +99,7 @@ SRC_PARENT="$WORK/src"
 SRC="$SRC_PARENT/$TREE_NAME"
 RUN="$WORK/run"
 
-if [[ ! -f "$PRISTINE_PARENT/.extracted-ok" ]]; then
-    say "Extracting $TARBALL into $PRISTINE_PARENT (once)"
-    rm -rf "$PRISTINE_PARENT"
-    mkdir -p "$PRISTINE_PARENT"
-    xz -dc -T0 "$TARBALL" | tar -x -C "$PRISTINE_PARENT"
-    [[ -d "$PRISTINE" ]] || die "tarball did not contain $TREE_NAME/"
-    # The tree is read-only input from now on; record its shape.
-    files=$(find "$PRISTINE" -type f | wc -l)
-    bytes=$(du -sb "$PRISTINE" | cut -f1)
-    printf 'files=%s\nbytes=%s\n' "$files" "$bytes" > "$PRISTINE_PARENT/.extracted-ok"
-else
-    say "Kernel tree already extracted in $PRISTINE_PARENT"
-fi
-TREE_FILES=$(sed -n 's/^files=//p' "$PRISTINE_PARENT/.extracted-ok")
-TREE_BYTES=$(sed -n 's/^bytes=//p' "$PRISTINE_PARENT/.extracted-ok")
-info "$TREE_FILES files, $(( TREE_BYTES / 1048576 )) MiB"
+extract_tree "$TARBALL" "$PRISTINE_PARENT" "$TREE_NAME"
 
 # The edit list: every STRIDE-th .c file in byte-wise sorted order, computed from the pristine tree.
 EDIT_LIST="$WORK/edit-list-$STRIDE.txt"
@@ -149,25 +119,7 @@ fi
 # ---------------------------------------------------------------------------------------------
 # 3. Page cache policy
 
-CACHE_MODE=warm
-if [[ "$DROP_WANTED" == 1 ]]; then
-    if (sync && echo 3 > /proc/sys/vm/drop_caches) 2>/dev/null; then
-        CACHE_MODE=dropped
-    fi
-fi
-if [[ $CACHE_MODE == dropped ]]; then
-    say "Page cache: dropped (sync; echo 3 > /proc/sys/vm/drop_caches) before every measured step"
-else
-    say "Page cache: NOT dropped (not permitted here, or BENCH_DROP_CACHES=0)."
-    info "Instead the tree is read once (warm-up) before each tool's first step, so every tool"
-    info "starts with a warm cache. Cold-cache figures would be higher for all tools."
-fi
-prepare_cache() {
-    if [[ $CACHE_MODE == dropped ]]; then
-        sync
-        echo 3 > /proc/sys/vm/drop_caches
-    fi
-}
+choose_cache_mode "$DROP_WANTED"
 warm_tree() {
     # GNU tar skips reading file data when the archive is /dev/null, so pipe through cat.
     tar -C "$SRC_PARENT" -cf - "$TREE_NAME" | cat > /dev/null
@@ -211,11 +163,7 @@ for t in "${TOOL_LIST[@]}"; do VERSION[$t]="$(tool_version "$t")"; done
 {
     echo "timestamp=$STAMP"
     echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
-    echo "host_nproc=$(nproc)"
-    echo "cpu_model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-    echo "mem_total_kib=$(awk '/MemTotal/ {print $2}' /proc/meminfo)"
-    echo "kernel=$(uname -r)"
-    echo "filesystem=$(df -PT "$WORK" | awk 'NR==2 {print $2}')"
+    machine_meta "$WORK"
     echo "tree=$TREE_NAME files=$TREE_FILES bytes=$TREE_BYTES"
     echo "edit_stride=$STRIDE edit_files=$EDIT_COUNT"
     echo "page_cache=$CACHE_MODE"
@@ -230,9 +178,6 @@ for t in "${TOOL_LIST[@]}"; do VERSION[$t]="$(tool_version "$t")"; done
 
 declare -A WALL CPU RSS REPO CACHE LOAD OTHERS STATUS
 CLK_TCK=$(getconf CLK_TCK)
-busy_jiffies() {  # user nice system irq softirq steal, summed over all CPUs
-    awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat
-}
 FAILURES=0
 
 # measure TOOL STEP DIR -- COMMAND...   (runs COMMAND in DIR under GNU time)
@@ -396,9 +341,6 @@ fi
 # ---------------------------------------------------------------------------------------------
 # 8. Report
 
-mib() { awk -v b="$1" 'BEGIN {printf "%.1f", b / 1048576}'; }
-kib_mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "n/a"}'; }
 have() { [[ -n "${WALL[$1,$2]:-}" && "${STATUS[$1,$2]:-}" != exit-* ]]; }
 
 RATIO_ROWS=()
