@@ -173,14 +173,6 @@ public final class Repository: Sendable {
         try store.delete("keys/\(id)")
     }
 
-    /// Replaces the current key with one for `newPassword` (the old key file is removed
-    /// only after the new one is stored, so a failure never leaves the repository without a key).
-    public func changePassword(to newPassword: [UInt8]) throws -> String {
-        let newID = try addKey(password: newPassword)
-        try store.delete("keys/\(keyID)")
-        return newID
-    }
-
     // MARK: - Sealing contexts
 
     /// Runs `body` with a sealer from a small pool; sealers hold C contexts that are costly to make.

@@ -130,4 +130,67 @@ struct RecoveryTests {
             #expect(check.status == 0, "\(check)")
         }
     }
+
+    @Test("Ctrl-C during a backup to a slow store says it is storing the packs already made, and a second one stops at once")
+    func interruptSaysWhatItWaitsFor() throws {
+        try Sandbox.with { sandbox in
+            let server = try SeaweedFS.start(in: sandbox.path("s3"), buckets: ["slow"])
+            defer { server.stop() }
+            // 256 KiB/s over all uploads: a 4 MiB pack takes 16 s, so packs wait to be stored.
+            let env: [String: String?] = [
+                "LIFEBOAT_REPOSITORY": "s3://slow/r?endpoint=\(server.endpoint)&upload-limit=256&connections=2",
+                "AWS_ACCESS_KEY_ID": server.backup.accessKey, "AWS_SECRET_ACCESS_KEY": server.backup.secretKey,
+            ]
+            #expect(try sandbox.run(["init", "--kdf-log-n", "14", "--pack-size", "4"], env: env).status == 0)
+            let source = sandbox.path("src")
+            try makeDirectory(source)
+            for number in 0..<4 {
+                try writeFile(source + "/file-\(number)", randomBytes(8 << 20, seed: UInt64(number + 30)))
+            }
+            for json in [false, true] {
+                let running = try sandbox.start(["backup", source] + (json ? ["--json"] : []), env: env)
+                sleep(3)  // reading is fast; uploading is not: packs are made and waiting
+                kill(running.pid, SIGINT)
+                let path = json ? running.stdoutPath : running.stderrPath
+                let deadline = monotonicSeconds() + 20
+                while !((try? readText(path))?.contains("interrupted: storing") ?? false) && monotonicSeconds() < deadline {
+                    usleep(50_000)
+                }
+                let noticed = monotonicSeconds()
+                kill(running.pid, SIGINT)  // the second Ctrl-C
+                let result = try running.wait(timeout: 60)
+                #expect(monotonicSeconds() - noticed < 5, "the second interrupt stops at once")
+                #expect(result.status == 130 && result.signal == nil, "\(result)")
+                if json {
+                    let notices = try result.messages("status", as: InterruptNotice.self).filter { $0.interrupted == true }
+                    #expect(notices.count == 1, "printed once: \(result)")
+                    let notice = try #require(notices.first)
+                    let packs = try #require(notice.packsToStore)
+                    #expect(packs > 0)
+                    #expect(notice.message == Self.interruptNotice(packs: packs), "\(result)")
+                    #expect(!result.err.contains("interrupted: storing"), "not on stderr with --json: \(result)")
+                } else {
+                    let lines = result.err.split(separator: "\n").filter { $0.hasPrefix("interrupted: storing") }.map(String.init)
+                    #expect(lines.count == 1, "printed once: \(result)")
+                    let line = try #require(lines.first)
+                    let packs = (1...64).first { Self.interruptNotice(packs: $0) == line }
+                    #expect(packs != nil, "the notice names how many packs: \(line)")
+                    #expect(!result.out.contains("interrupted: storing"))
+                }
+            }
+        }
+    }
+
+    private static func interruptNotice(packs: Int) -> String {
+        "interrupted: storing the \(packs == 1 ? "pack" : "\(packs) packs") already made so the next backup reuses them (press Ctrl-C again to stop at once)"
+    }
+
+    /// The `status` line `backup --json` prints once when an interrupt waits for uploads.
+    private struct InterruptNotice: Decodable {
+        var interrupted: Bool?
+        var packsToStore: Int?
+        var message: String?
+
+        enum CodingKeys: String, CodingKey { case interrupted, packsToStore = "packs_to_store", message }
+    }
 }

@@ -217,7 +217,106 @@ struct RegionTests {
         }
     }
 
+    @Test("one directory given twice under different spellings is refused as two regions")
+    func sameDirectoryTwice() throws {
+        try Sandbox.with { sandbox in
+            let directory = sandbox.path("dir")
+            try sandbox.initRepository(["--repo", directory])
+            try makeSymlink(sandbox.path("link"), to: directory)
+            let source = sandbox.path("src")
+            try makeSource(source)
+            let lifeboat = try Lifeboat.executable()
+            // `./dir` is relative to the working directory, which the shell sets.
+            for (a, b) in [("dir", "dir/"), ("dir", "./dir"), ("./dir//", directory), (directory, sandbox.path("link")),
+                           ("gone", "./gone/")] {
+                let result = try sandbox.runProgram("/bin/sh", ["-c", "cd \"$1\" && shift && exec \"$@\"", "sh", sandbox.root,
+                                                                 lifeboat, "backup", source, "--repo", "a=\(a)", "--repo", "b=\(b)"])
+                #expect(result.status == 2, "\(a) and \(b): \(result)")
+                let real = a == "gone" ? sandbox.path("gone") : directory
+                #expect(result.err == "lifeboat: --repo: region a and region b are the same store (\(real)); give each region its own location\n",
+                        "\(a) and \(b): \(result)")
+            }
+            #expect(try sandbox.snapshots(env: ["LIFEBOAT_REPOSITORY": directory]).isEmpty, "nothing was backed up")
+        }
+    }
+
+    @Test("one S3 prefix given twice under different spellings is refused before any request")
+    func sameBucketTwice() throws {
+        try Sandbox.with { sandbox in
+            let source = sandbox.path("src")
+            try makeSource(source)
+            // Nothing listens on the port: the check needs no server, and a request would fail
+            // with exit 1, not 2.
+            let port = try freeLoopbackPorts(1)[0]
+            let env: [String: String?] = ["AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "not-a-real-secret"]
+            let pairs = [
+                ("s3://reg/app?endpoint=http://127.0.0.1:\(port)", "s3://reg/app/?endpoint=http://127.0.0.1:\(port)&connections=4",
+                 "s3://reg/app at http://127.0.0.1:\(port)"),
+                ("s3://reg/app/x?endpoint=http://LocalHost:80&retries=2", "s3://reg/app/x//?endpoint=http://localhost/",
+                 "s3://reg/app/x at http://localhost"),
+            ]
+            for (a, b, shown) in pairs {
+                let result = try sandbox.run(["backup", source, "--repo", "a=\(a)", "--repo", "b=\(b)"], env: env)
+                #expect(result.status == 2, "\(result)")
+                #expect(result.err == "lifeboat: --repo: region a and region b are the same store (\(shown)); give each region its own location\n",
+                        "\(result)")
+            }
+            // Another prefix, bucket or port is another store: the backup goes on and fails
+            // only on reaching it.
+            for other in ["s3://reg/app2", "s3://other/app", "s3://reg/app?endpoint=http://127.0.0.1:1"] {
+                let separate = other.contains("?") ? other + "&retries=1" : other + "?endpoint=http://127.0.0.1:\(port)&retries=1"
+                let result = try sandbox.run(["backup", source, "--repo", "a=s3://reg/app?endpoint=http://127.0.0.1:\(port)&retries=1",
+                                              "--repo", "b=\(separate)"], env: env)
+                #expect(result.status == 1, "\(result)")
+                #expect(result.err.contains("no region is reachable"), "\(result)")
+            }
+        }
+    }
+
+    @Test("--region NAME: a region that is down is named in the error, with its exit code kept")
+    func selectedRegionDown() throws {
+        try Sandbox.with { sandbox in
+            let a = sandbox.path("region-a")
+            try sandbox.initRepository(["--repo", a])
+            let gone = sandbox.path("gone-b")
+            let missing = try sandbox.run(["snapshots", "--repo", "a=\(a)", "--repo", "b=\(gone)", "--region", "b"])
+            #expect(missing.status == 1, "\(missing)")
+            #expect(missing.err.hasPrefix("lifeboat: region b: \(gone) cannot be reached"), "\(missing)")
+
+            let alone = try sandbox.run(["snapshots", "--repo", "b=\(gone)", "--region", "b"])
+            #expect(alone.status == 10, "no repository: \(alone)")
+            #expect(alone.err.hasPrefix("lifeboat: region b: \(gone): no repository here"), "\(alone)")
+
+            // An S3 region whose server is down: opening it asks nothing, the first read fails.
+            let port = try freeLoopbackPorts(1)[0]
+            let s3 = "s3://reg/app?endpoint=http://127.0.0.1:\(port)&retries=1"
+            let env: [String: String?] = ["AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "not-a-real-secret"]
+            for command in [["snapshots"], ["restore", "latest", "--target", sandbox.path("restored")], ["key", "list"]] {
+                let down = try sandbox.run(command + ["--repo", "a=\(a)", "--repo", "b=\(s3)", "--region", "b"], env: env)
+                #expect(down.status == 1, "\(down)")
+                #expect(down.err.hasPrefix("lifeboat: region b: s3://reg/app: cannot look up config at http://127.0.0.1:\(port)"), "\(down)")
+            }
+            let json = try sandbox.run(["snapshots", "--json", "--repo", "a=\(a)", "--repo", "b=\(s3)", "--region", "b"], env: env)
+            #expect(json.status == 1, "\(json)")
+            let error = try json.message("error", as: ErrorLine.self)
+            #expect(error.message.hasPrefix("region b: ") && error.code == "store_unavailable" && error.exitCode == 1, "\(json)")
+
+            // Region a, up, still reads.
+            let up = try sandbox.run(["snapshots", "--repo", "a=\(a)", "--repo", "b=\(s3)", "--region", "a"], env: env)
+            #expect(up.status == 0, "\(up)")
+        }
+    }
+
     // MARK: - Helpers
+
+    /// An `error` line of `--json`.
+    private struct ErrorLine: Decodable {
+        var message: String
+        var code: String?
+        var exitCode: Int32?
+
+        enum CodingKeys: String, CodingKey { case message, code, exitCode = "exit_code" }
+    }
 
     private func makeSource(_ source: String) throws {
         try makeDirectories(source + "/sub")

@@ -84,9 +84,16 @@ struct ServerHarnessSeaweedFSTests {
             let started = monotonicSeconds()
             try server.restart()
             print("SeaweedFS restarted in \(Int((monotonicSeconds() - started) * 1000)) ms")
-            let get = try server.request("GET", "/harness-restart/kept", as: server.backup)
-            #expect(get.status == 200, "\(get)")
-            #expect(get.body == payload)
+            // The S3 gateway answers before the volume server has registered again; until then
+            // reads get 500 InternalError (which Lifeboat's client retries). Wait for it, 20 s at most.
+            var get = try server.request("GET", "/harness-restart/kept", as: server.backup)
+            let deadline = monotonicSeconds() + 20
+            while get.status == 500 && monotonicSeconds() < deadline {
+                usleep(200_000)
+                get = try server.request("GET", "/harness-restart/kept", as: server.backup)
+            }
+            #expect(get.status == 200, "\(get.status) \(get.errorCode ?? "")")
+            #expect(get.body.count == payload.count && get.body == payload, "the data survived the kill")
         }
     }
 

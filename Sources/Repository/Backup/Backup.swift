@@ -73,7 +73,8 @@ public final class Backup: Sendable {
                     report(BackupProgress(secondsElapsed: Node.Timestamp.now().seconds(since: start),
                                           filesProcessed: snapshot.0, bytesProcessed: snapshot.1,
                                           bytesAdded: storage.counts.dataAdded,
-                                          currentPath: String(decoding: snapshot.2, as: UTF8.self)))
+                                          currentPath: String(decoding: snapshot.2, as: UTF8.self),
+                                          packsUnstored: storage.packsUnstored))
                 }
             }
         }

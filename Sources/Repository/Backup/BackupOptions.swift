@@ -34,7 +34,8 @@ public struct BackupOptions: Sendable {
     public var workers = max(2, systemCoreCount()) + 1
     /// Threads that list directories and stat their entries.
     public var scanners = 4
-    /// Called from a background thread about four times a second while the backup runs.
+    /// Called from a background thread about four times a second while the backup runs
+    /// (also while it stores, after an interrupt, the packs it made).
     public var progress: (@Sendable (BackupProgress) -> Void)?
     /// Called for each problem that does not stop the backup (unreadable file, file changed while read).
     public var warning: (@Sendable (BackupWarning) -> Void)?
@@ -68,6 +69,9 @@ public struct BackupProgress: Sendable {
     public var bytesProcessed: UInt64
     public var bytesAdded: UInt64
     public var currentPath: String
+    /// Packs made (or being filled) and not yet stored. After an interrupt the backup stores
+    /// them before it stops, so the next run reuses their data; on a slow store that takes a while.
+    public var packsUnstored: Int
 }
 
 /// What a finished backup did.

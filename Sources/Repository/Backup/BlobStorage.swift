@@ -16,6 +16,8 @@ final class BlobStorage: Sendable {
     private struct State {
         /// Ids sealed into a pack that is not yet stored; they count as present for dedup.
         var inFlight = Set<BlobID>()
+        /// Finished packs handed to ``submit(_:)`` whose upload has not ended yet.
+        var packsUnstored = 0
         var storedPacks: [IndexFile.Pack] = []
         var dataBlobs = 0
         var treeBlobs = 0
@@ -53,6 +55,7 @@ final class BlobStorage: Sendable {
 
     private func upload() {
         while let pack = uploads.pop() {
+            defer { state.withLock { $0.packsUnstored -= 1 } }
             if failure.value != nil { continue }
             do {
                 try repository.putIgnoringDuplicate(pack.bytes, as: packKey(pack.id, type: pack.type))
@@ -101,7 +104,19 @@ final class BlobStorage: Sendable {
 
     /// Queues a finished pack for upload (blocks while one is already waiting).
     func submit(_ pack: FinishedPack) {
+        // Counted before the push, which waits while the queue is full: a pack waiting
+        // there is made but not stored.
+        state.withLock { $0.packsUnstored += 1 }
         uploads.push(pack)
+    }
+
+    /// Packs made or being filled that are not stored yet: what ``finish()`` still has to
+    /// upload.
+    var packsUnstored: Int {
+        let queued = state.withLock { $0.packsUnstored }
+        let treeOpen = treePack.withLock { $0.builder.isEmpty } ? 0 : 1
+        let dataOpen = dataPack.withLock { $0.isEmpty } ? 0 : 1
+        return queued + treeOpen + dataOpen
     }
 
     /// Encodes and stores a tree unless an identical one exists; returns its id.

@@ -86,7 +86,15 @@ enum BackupCommand: Command {
             }
         }
         let lastStatus = Mutex<Double>(0)
+        let interruptAnnounced = Atomic<Bool>(false)
+        let isCancelled = context.isCancelled
         options.progress = { progress in
+            // After an interrupt the packs already made are still stored, which takes a while
+            // on a slow store: say so once, and how to stop at once instead.
+            if progress.packsUnstored > 0, isCancelled(),
+               !interruptAnnounced.exchange(true, ordering: .relaxed) {
+                announceInterrupt(packs: progress.packsUnstored, output: output)
+            }
             let rate = progress.secondsElapsed > 0 ? Double(progress.bytesProcessed) / progress.secondsElapsed : 0
             output.progress("[\(formatDuration(progress.secondsElapsed))] \(progress.filesProcessed) files, \(formatBytes(progress.bytesProcessed)) processed, \(formatBytes(UInt64(rate)))/s, \(formatBytes(progress.bytesAdded)) added  \(progress.currentPath)")
             if output.json {
@@ -127,6 +135,25 @@ enum BackupCommand: Command {
                                parent: result.snapshot.parent, regions: regions))
         if result.hadUnreadableData { return .partial }
         return regions.allSatisfy { $0.status == .ok } ? .success : .regionUnreachable
+    }
+
+    /// The one notice of an interrupt that still stores `packs` packs before stopping.
+    static func announceInterrupt(packs: Int, output: Output) {
+        let text = "interrupted: storing the \(packs == 1 ? "pack" : "\(packs) packs") already made so the next backup reuses them (press Ctrl-C again to stop at once)"
+        output.notice(text)
+        output.message(InterruptStatus(packsToStore: packs, message: text))
+    }
+
+    /// The `status` line of `--json` for an interrupt (see ``announceInterrupt(packs:output:)``).
+    struct InterruptStatus: Encodable {
+        var messageType = "status"
+        var interrupted = true
+        var packsToStore: Int
+        var message: String
+
+        enum CodingKeys: String, CodingKey {
+            case messageType = "message_type", interrupted, packsToStore = "packs_to_store", message
+        }
     }
 
     struct Status: Encodable {

@@ -1,3 +1,4 @@
+import ObjectStore
 import Repository
 
 enum KeyCommand: Command {
@@ -44,18 +45,53 @@ enum KeyCommand: Command {
         case "remove":
             let repository = try context.openRepository(loadIndex: false)
             let id = try repository.resolveKey(arguments.positionals[1])
-            try repository.removeKey(id)
+            do {
+                try repository.removeKey(id)
+            } catch let error as ObjectStoreError {
+                guard let lock = lockHolding(id, after: error, in: repository.store) else { throw error }
+                throw ObjectStoreError(error.code, "key \(id.prefix(8)) was not removed: \(lock); run 'lifeboat key remove \(id.prefix(8))' again once it ends (\(error))", cause: error)
+            }
             output.line("removed key \(id.prefix(8))")
             output.message(KeyChange(action: "removed", id: id))
         case "passwd":
             let repository = try context.openRepository(loadIndex: false)
-            let id = try repository.changePassword(to: Password.new(file: arguments.value("new-password-file")))
+            // The new key file is stored before the old one is removed, so a failure never
+            // leaves the repository without a key; but it may leave both.
+            let id = try repository.addKey(password: Password.new(file: arguments.value("new-password-file")))
+            do {
+                try repository.store.delete("keys/\(repository.keyID)")
+            } catch {
+                output.message(KeyChange(action: "added", id: id))
+                throw oldKeyKept(old: repository.keyID, new: id, error: error, store: repository.store)
+            }
             output.line("changed password: new key \(id.prefix(8)) replaces \(repository.keyID.prefix(8))")
             output.message(KeyChange(action: "changed", id: id))
         default:
             throw UsageError(message: "unknown key action '\(action)'; use list, add, remove or passwd")
         }
         return .success
+    }
+
+    /// The error of a `passwd` whose new key was stored but whose old key could not be
+    /// removed: both passwords open the repository now, and the message says so.
+    static func oldKeyKept(old: String, new: String, error: any Error, store: any ObjectStore) -> ObjectStoreError {
+        let lock = lockHolding(old, after: error, in: store)
+        let when = lock == nil ? "once the cause is fixed" : "once its Object Lock retention ends"
+        let reason = lock.map { "\($0) (\(error))" } ?? "\(error)"
+        let message = "the new password works (key \(new.prefix(8)) saved); the old key \(old.prefix(8)) could not be removed: \(reason); it keeps working until it is removed ('lifeboat key remove \(old.prefix(8))' with the new password \(when))"
+        return ObjectStoreError((error as? ObjectStoreError)?.code ?? .io, message, cause: error)
+    }
+
+    /// Why a key file's deletion was refused, when Object Lock is the reason: the retention
+    /// of `keys/<id>` and its end, or nil when the store is not a locked S3 bucket.
+    static func lockHolding(_ id: String, after error: any Error, in store: any ObjectStore) -> String? {
+        guard let store = store as? S3Store, (error as? ObjectStoreError)?.code == .permissionDenied else { return nil }
+        // The retention is readable with the permissions a backup identity usually has; when
+        // it is not, the URL's lock settings are the best guess.
+        if let retention = try? store.retention(of: "keys/\(id)"), retention.retainUntil > .now() {
+            return "its key file is under Object Lock retention (\(retention.mode.rawValue.lowercased()) mode) until \(retention.retainUntil.iso8601)"
+        }
+        return store.objectLock == nil ? nil : "its key file may be under Object Lock retention"
     }
 
     struct ListedKey: Encodable {

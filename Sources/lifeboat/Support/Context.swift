@@ -57,7 +57,7 @@ struct Context {
             guard let target = targets.first(where: { $0.name == name }) else {
                 throw UsageError(message: "--region '\(name)': no --repo target has that name; the targets are \(targets.map(\.name).joined(separator: ", "))")
             }
-            return (target, try target.store(creating: false, naming: several))
+            return (target, try target.selectedStore(several: several))
         }
         guard several else { return (targets[0], try targets[0].store(creating: false, naming: false)) }
         var probes: [ProbedTarget] = []

@@ -50,6 +50,14 @@ final class Output: Sendable {
         }
     }
 
+    /// A line for people on stderr about what the command is doing, not a problem (e.g. what
+    /// an interrupt still waits for); printed even with `--quiet`, never with `--json`.
+    func notice(_ text: String) {
+        guard !json else { return }
+        clearProgress()
+        writeError(text + "\n")
+    }
+
     /// The final error of a failed command.
     func error(_ text: String, code: String?, exitCode: Int32) {
         clearProgress()

@@ -1,4 +1,5 @@
 import Dispatch
+import Glibc
 import ObjectStore
 import Repository
 import Synchronization
@@ -39,15 +40,20 @@ struct Target: Sendable, Equatable {
         (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
     }
 
-    /// Parses every `--repo` value; names and locations must be unique.
+    /// Parses every `--repo` value; names must be unique, and so must the stores the
+    /// locations lead to (two spellings of one store would be one region counted twice).
     static func parse(_ values: [String]) throws -> [Target] {
         let targets = values.map(Target.init(parsing:))
         for (index, target) in targets.enumerated() {
             if targets[..<index].contains(where: { $0.name == target.name }) {
                 throw UsageError(message: "--repo: the name '\(target.name)' is given twice; give each target its own NAME=LOCATION")
             }
-            if targets[..<index].contains(where: { $0.location == target.location }) {
-                throw UsageError(message: "--repo: the location '\(target.location)' is given twice")
+        }
+        guard targets.count > 1 else { return targets }
+        let identities = targets.map(\.storeIdentity)
+        for index in identities.indices {
+            if let earlier = identities[..<index].firstIndex(where: { $0.key == identities[index].key }) {
+                throw UsageError(message: "--repo: region \(targets[earlier].name) and region \(targets[index].name) are the same store (\(identities[index].shown)); give each region its own location")
             }
         }
         return targets
@@ -67,6 +73,21 @@ struct Target: Sendable, Equatable {
         }
     }
 
+    /// Opens the store of the region `--region` chose, with one small read (the size of
+    /// `config`) so that a region that is down says so here, by name, rather than in the
+    /// middle of the command. Every error starts with `region NAME:` and keeps its code.
+    /// `several` as in ``store(creating:naming:)``: a missing location among several
+    /// regions is a region that is down.
+    func selectedStore(several: Bool) throws -> any ObjectStore {
+        do {
+            let store = try store(creating: false, naming: several)
+            _ = try store.size(of: "config")
+            return store
+        } catch {
+            throw nameRegion(error)
+        }
+    }
+
     /// `error` with `region NAME: ` in front of its message, keeping its type and code (so
     /// the exit code stays what it was).
     func nameRegion(_ error: any Error) -> any Error {
@@ -79,10 +100,72 @@ struct Target: Sendable, Equatable {
             if error.message.hasPrefix(prefix) { return error }
             return ObjectStoreError(error.code, prefix + error.message, cause: error)
         case let error as UsageError:
+            if error.message.hasPrefix(prefix) { return error }
             return UsageError(message: prefix + error.message)
         default:
             return RepositoryError(.io, prefix + "\(error)", cause: error)
         }
+    }
+}
+
+// MARK: - Identity
+
+extension Target {
+    /// What tells two locations apart: `key` is equal for two spellings of one store, and
+    /// `shown` says which store that is, for messages.
+    struct StoreIdentity: Equatable {
+        var key: String
+        var shown: String
+    }
+
+    /// The store this location leads to: for S3 the endpoint (lower-case, without a default
+    /// port), the bucket and the prefix, whatever the options; for a directory its real path.
+    /// An S3 URL that does not parse (no credentials, say) is compared as written: opening
+    /// it fails later with the reason.
+    var storeIdentity: StoreIdentity {
+        if location.hasPrefix("s3://") {
+            guard let configuration = try? S3Configuration.parse(location) else {
+                return StoreIdentity(key: location, shown: String(location.prefix { $0 != "?" }))
+            }
+            let endpoint = Target.canonicalEndpoint(configuration.endpoint)
+            return StoreIdentity(key: "s3 \(endpoint) \(configuration.bucket)/\(configuration.prefix)",
+                                 shown: "\(configuration.location) at \(endpoint)")
+        }
+        let path = Target.canonicalPath(location)
+        return StoreIdentity(key: "file " + path, shown: path)
+    }
+
+    /// `http://Host:80` → `http://host`: the scheme and host lower-case, and the port left
+    /// out when it is the scheme's default.
+    static func canonicalEndpoint(_ endpoint: String) -> String {
+        let lowered = endpoint.lowercased()
+        if lowered.hasPrefix("http://"), lowered.hasSuffix(":80") { return String(lowered.dropLast(3)) }
+        if lowered.hasPrefix("https://"), lowered.hasSuffix(":443") { return String(lowered.dropLast(4)) }
+        return lowered
+    }
+
+    /// The real path of `path` (symbolic links, `.`, `..` and extra slashes resolved). When
+    /// it does not exist yet, its deepest existing parent is resolved and the rest appended
+    /// without `.` parts and extra slashes.
+    static func canonicalPath(_ path: String) -> String {
+        if let real = realPath(path) { return real }
+        var absolute = path
+        if !path.hasPrefix("/") {
+            absolute = (realPath(".") ?? "") + "/" + path
+        }
+        let parts = absolute.split(separator: "/").filter { $0 != "." }
+        for existing in stride(from: parts.count - 1, through: 0, by: -1) {
+            guard let base = realPath("/" + parts[..<existing].joined(separator: "/")) else { continue }
+            let rest = parts[existing...].joined(separator: "/")
+            return base == "/" ? "/" + rest : base + "/" + rest
+        }
+        return "/" + parts.joined(separator: "/")
+    }
+
+    private static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 }
 
