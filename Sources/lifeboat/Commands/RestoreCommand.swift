@@ -19,7 +19,7 @@ enum RestoreCommand: Command {
         .value("include", short: "i", "PATTERN", "restore only matching paths (and what is below them)", repeatable: true),
         .value("exclude", short: "e", "PATTERN", "leave out matching paths", repeatable: true),
         .flag("verify", "re-read every restored file and compare it with the snapshot"),
-        .value("workers", "N", "download and write threads (default: cores + 2, or the store's connections if more)"),
+        .value("workers", "N", "download and write threads (default: cores + 2; more for a distant S3 store, to hide its latency)"),
     ] + SnapshotFilter.options
 
     static func run(_ context: Context) throws -> ExitCode {
@@ -47,10 +47,6 @@ enum RestoreCommand: Command {
             output.progress("[\(formatDuration(progress.secondsElapsed))] \(formatDecimal(percent, places: 1))%  \(progress.filesDone)/\(progress.filesTotal) files, \(formatBytes(progress.bytesDone))/\(formatBytes(progress.bytesTotal))")
         }
         let repository = try context.openRepository()
-        if arguments.value("workers") == nil {
-            // A network store hides its latency behind more fetches in flight.
-            options.workers = max(options.workers, repository.store.transferConcurrency)
-        }
         let snapshot = try spec.resolve(in: repository, arguments: arguments)
         output.line("restoring snapshot \(snapshot.id.shortHex) of \(snapshot.snapshot.paths.joined(separator: ", ")) at \(snapshot.snapshot.timestamp.localDescription) to \(target)")
         let result = try Restorer.run(repository, snapshot: snapshot, options: options)
