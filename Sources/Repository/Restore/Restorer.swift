@@ -377,27 +377,32 @@ public final class Restorer: Sendable {
         let key = packKey(pack, type: first.1.type)
         let spanStart = first.1.offset
         let spanEnd = last.1.offset + last.1.storedLength
-        // Authenticate the whole run first: a network store can hand back bytes damaged on the
-        // way, and one fresh read tells that from damage at rest, which fails again.
-        var plaintexts: [[UInt8]?] = []
-        for attempt in 0..<2 {
-            let bytes: [UInt8]
-            do {
-                bytes = try repository.store.get(key, range: spanStart..<spanEnd)
-            } catch {
-                for (id, _) in located { fail(blob: id, reason: "pack \(pack.shortHex) unreadable: \(error)") }
-                return
-            }
-            plaintexts = located.map { id, location in
+        var bytes: [UInt8]
+        do {
+            bytes = try repository.store.get(key, range: spanStart..<spanEnd)
+        } catch {
+            for (id, _) in located { fail(blob: id, reason: "pack \(pack.shortHex) unreadable: \(error)") }
+            return
+        }
+        // A network store can hand back bytes damaged on the way: at the first blob that does not
+        // authenticate, the run is read once more, which tells that from damage at rest (which
+        // fails again). One plaintext at a time is in memory.
+        var readAgain = false
+        for (id, location) in located {
+            func authenticate() -> [UInt8]? {
                 let start = location.offset - spanStart
                 return try? bytes[start..<(start + location.storedLength)].withUnsafeBytes {
                     try sealer.open($0, id: id, type: BlobType.data.rawValue, plaintextLength: location.plaintextLength)
                 }
             }
-            if attempt == 0 && plaintexts.contains(where: { $0 == nil }) { continue }
-            break
-        }
-        for ((id, _), opened) in zip(located, plaintexts) {
+            var opened = authenticate()
+            if opened == nil && !readAgain {
+                readAgain = true
+                if let again = try? repository.store.get(key, range: spanStart..<spanEnd) {
+                    bytes = again
+                    opened = authenticate()
+                }
+            }
             guard let plaintext = opened else {
                 fail(blob: id, reason: "blob \(id.shortHex) in pack \(pack.shortHex) does not authenticate (corrupted)")
                 continue
