@@ -16,12 +16,17 @@ struct SigV4VectorCase: Sendable, CustomTestStringConvertible {
 }
 
 enum SigV4Vectors {
-    /// `../shared/vectors/sigv4` next to the repository: this file is in Tests/ObjectStoreTests/.
-    static let bundledDirectory: String = {
+    /// This file's directory, Tests/ObjectStoreTests.
+    private static let testDirectory: String = {
         let file = #filePath
-        let testDirectory = file[..<(file.lastIndex(of: "/") ?? file.startIndex)]
-        return testDirectory + "/../../../shared/vectors/sigv4"
+        return String(file[..<(file.lastIndex(of: "/") ?? file.startIndex)])
     }()
+
+    /// The copy kept with the tests (Tests/Vectors/sigv4, from the public AWS suite), so the
+    /// vectors run wherever the repository is checked out.
+    static let bundledDirectory = testDirectory + "/../Vectors/sigv4"
+    /// `../shared/vectors/sigv4` next to the repository, when the checkout has it.
+    static let sharedDirectory = testDirectory + "/../../../shared/vectors/sigv4"
 
     /// The extra directory named by `LIFEBOAT_SIGV4_VECTORS`, if set.
     static let extraDirectory: String? = {
@@ -31,8 +36,9 @@ enum SigV4Vectors {
     }()
 
     static let bundled: [SigV4VectorCase] = cases(in: bundledDirectory, label: "bundled")
+    static let shared: [SigV4VectorCase] = cases(in: sharedDirectory, label: "shared")
     static let extra: [SigV4VectorCase] = extraDirectory.map { cases(in: $0, label: "extra") } ?? []
-    static let all: [SigV4VectorCase] = bundled + extra
+    static let all: [SigV4VectorCase] = bundled + shared + extra
 
     /// Every sub-directory of `directory`, sorted by name. A folder with missing files is still
     /// a case: its test fails and says which file is missing, rather than being skipped.
@@ -58,7 +64,10 @@ enum SigV4Vectors {
 struct SignerVectorTests {
     @Test("the vector folders are found")
     func vectorsAreFound() {
-        #expect(!SigV4Vectors.bundled.isEmpty, "no SigV4 vector cases under \(SigV4Vectors.bundledDirectory)")
+        #expect(SigV4Vectors.bundled.count >= 32, "SigV4 vector cases under \(SigV4Vectors.bundledDirectory): \(SigV4Vectors.bundled.count)")
+        if access(SigV4Vectors.sharedDirectory, F_OK) == 0 {
+            #expect(!SigV4Vectors.shared.isEmpty, "\(SigV4Vectors.sharedDirectory) exists but holds no case folders")
+        }
         if let extra = SigV4Vectors.extraDirectory {
             #expect(!SigV4Vectors.extra.isEmpty, "LIFEBOAT_SIGV4_VECTORS=\(extra) holds no case folders")
         }
