@@ -131,6 +131,18 @@ struct S3FaultTests {
         }
     }
 
+    @Test("a large upload that cannot complete is aborted: no parts are left behind")
+    func multipartAborted() throws {
+        try Self.withProxy { server, proxy in
+            let store = try Self.store(through: proxy, server, prefix: "n", options: "&multipart-threshold=5&part-size=5&retries=2")
+            try proxy.inject([FaultRule(fault: "error500", method: "POST", path: "uploadId=", times: -1)])
+            #expect(throws: ObjectStoreError(.io, "")) { try store.put(randomBytes(11 << 20, seed: 15), as: "data/44/pack") }
+            try proxy.clear()
+            #expect(try store.unfinishedUploads().isEmpty, "the failed upload was aborted")
+            #expect(try Self.direct(server, prefix: "n").size(of: "data/44/pack") == nil)
+        }
+    }
+
     @Test("a large upload survives faults on its parts and on its completion")
     func multipartFaults() throws {
         try Self.withProxy { server, proxy in
