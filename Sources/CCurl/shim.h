@@ -20,21 +20,11 @@ static inline CURLcode CCurl_setopt_offset(CURL *handle, CURLoption option, curl
 }
 
 typedef size_t (*CCurl_data_callback)(char *buffer, size_t size, size_t count, void *context);
-typedef int (*CCurl_progress_callback)(void *context, curl_off_t download_total, curl_off_t download_now,
-                                       curl_off_t upload_total, curl_off_t upload_now);
 
 static inline CURLcode CCurl_setopt_data_callback(CURL *handle, CURLoption option, CCurl_data_callback callback) {
     return curl_easy_setopt(handle, option, callback);
 }
 
-static inline CURLcode CCurl_setopt_progress_callback(CURL *handle, CCurl_progress_callback callback) {
-    return curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, callback);
-}
-
 static inline CURLcode CCurl_getinfo_long(CURL *handle, CURLINFO info, long *value) {
-    return curl_easy_getinfo(handle, info, value);
-}
-
-static inline CURLcode CCurl_getinfo_offset(CURL *handle, CURLINFO info, curl_off_t *value) {
     return curl_easy_getinfo(handle, info, value);
 }

@@ -420,3 +420,36 @@ struct ReplicateSummary: Decodable {
     var from: String
     var regions: [Destination]
 }
+
+/// What a mistaken `--repo` value must never do: echo a secret, or act on one region of several.
+@Suite("Regions: bad --repo values")
+struct RegionArgumentTests {
+    @Test("a secret in an S3 --repo value is refused (exit 2) and never echoed", arguments: [
+        "s3://AKIAX:SuperSecret123@mybucket/p", "s3://mybucket/p?secret_key=SuperSecret123",
+        "a=s3://mybucket/p?endpoint=http://AK:SuperSecret123@127.0.0.1:9",
+    ])
+    func secretNeverEchoed(value: String) throws {
+        try Sandbox.with { sandbox in
+            let env: [String: String?] = ["LIFEBOAT_REPOSITORY": nil, "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"]
+            for command in [["snapshots"], ["regions", "--json"], ["backup", "--json", sandbox.root]] {
+                let result = try sandbox.run(command + ["--repo", value, "--repo", "b=\(sandbox.path("b"))"], env: env)
+                #expect(result.status == 2, "\(result)")
+                #expect(!result.out.contains("SuperSecret123") && !result.err.contains("SuperSecret123"), "\(result)")
+                #expect(result.err.contains("credentials never go in the repository URL") || result.out.contains("credentials never go"), "\(result)")
+            }
+        }
+    }
+
+    @Test("retention and undelete act on one region: with several --repo they need --region")
+    func oneRegionCommands() throws {
+        try Sandbox.with { sandbox in
+            let env: [String: String?] = ["LIFEBOAT_REPOSITORY": nil, "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"]
+            let repos = ["--repo", "a=s3://bucket-a/p?endpoint=http://127.0.0.1:9", "--repo", "b=s3://bucket-b/p?endpoint=http://127.0.0.1:9"]
+            for command in ["retention", "undelete"] {
+                let result = try sandbox.run([command] + repos, env: env)
+                #expect(result.status == 2, "\(result)")
+                #expect(result.err.contains("give --region NAME, and run it for each region"), "\(result)")
+            }
+        }
+    }
+}

@@ -131,7 +131,8 @@ final class CurlHandle: @unchecked Sendable {
             default:
                 CCurl_setopt_string(handle, CURLOPT_CUSTOMREQUEST, request.method)
             }
-            return curl_easy_perform(handle)
+            // The callbacks reach `transfer` through an unretained pointer: keep it alive.
+            return withExtendedLifetime(transfer) { curl_easy_perform(handle) }
         }
         guard code == CURLE_OK else {
             let detail = String(decoding: errorBuffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
@@ -227,14 +228,10 @@ final class HTTPClient: Sendable {
 
     func perform(_ request: HTTPRequest, body: UnsafeRawBufferPointer? = nil) throws -> HTTPResponse {
         let handle = try idle.withLock { $0.popLast() } ?? CurlHandle()
-        do {
-            let response = try handle.perform(request, body: body, settings: settings)
-            idle.withLock { $0.append(handle) }
-            return response
-        } catch {
-            // A handle whose transfer failed may hold a broken connection; let it go.
-            throw error
-        }
+        // A handle whose transfer failed may hold a broken connection: only a success returns it.
+        let response = try handle.perform(request, body: body, settings: settings)
+        idle.withLock { $0.append(handle) }
+        return response
     }
 }
 

@@ -267,17 +267,6 @@ public final class S3Store: ObjectStore {
         }
     }
 
-    /// Removes the delete markers that hide objects under `prefix` (what a plain DELETE leaves
-    /// in a versioned bucket), so the locked versions beneath are current again. Returns how many.
-    public func removeDeleteMarkers(prefix: String) throws -> Int {
-        var removed = 0
-        for marker in try versions(prefix: prefix) where marker.isDeleteMarker {
-            try deleteVersion(marker.key, versionID: marker.versionID)
-            removed += 1
-        }
-        return removed
-    }
-
     // MARK: - Multipart
 
     /// Uploads `bytes` in parts of `partSize`; the upload is aborted if any step fails.
@@ -318,18 +307,27 @@ public final class S3Store: ObjectStore {
             }
             document += "</CompleteMultipartUpload>"
             let body = Array(document.utf8)
+            // Create-only like a single PUT: another writer's object under this name stays.
             let (completed, attempts) = try body.withUnsafeBytes { bytes in
-                try send("POST", key: key, query: [(name: "uploadId", value: uploadID)], body: bytes,
+                try send("POST", key: key, query: [(name: "uploadId", value: uploadID)],
+                         headers: [(name: "if-none-match", value: "*")], body: bytes,
                          payloadHash: SHA256.hash(body).hex, what: "complete the upload of \(key)")
             }
-            // A retried completion finds the upload gone when an earlier attempt completed it.
-            let completedEarlier = completed.status == 404 && attempts > 1 && S3XML(completed.body).error?.code == "NoSuchUpload"
-            guard completed.status == 200 || completedEarlier else { throw failure(completed, "complete the upload of \(key)") }
+            // A retried completion finds the upload gone (404), or the object there (412), when
+            // an earlier attempt completed it: the object is ours if it holds these bytes.
+            let code = S3XML(completed.body).error?.code
+            if attempts > 1 && ((completed.status == 404 && code == "NoSuchUpload") || completed.status == 412) {
+                guard try holds(key, digest: SHA256.hash(bytes), size: bytes.count) else {
+                    throw ObjectStoreError(.alreadyExists, "\(location): \(key) already exists with other content")
+                }
+                return
+            }
+            guard completed.status == 200 else { throw failure(completed, "complete the upload of \(key)") }
         } catch {
             try? abortUpload(key, uploadID: uploadID)
             throw error
         }
-        // Check what landed: the size, and the bytes' digest where the store keeps one.
+        // Check what landed: the size.
         guard try size(of: key) == bytes.count else {
             throw ObjectStoreError(.corrupted, "\(location): \(key) has the wrong size after its multipart upload; run the backup again")
         }
@@ -470,6 +468,7 @@ public final class S3Store: ObjectStore {
     private func listPages(query: [(name: String, value: String)], markers: [(parameter: String, next: String)],
                            what: String, _ page: (S3XML) throws -> Void) throws {
         var continuation: [(name: String, value: String)] = []
+        var previous: [String] = []
         while true {
             let (response, _) = try send("GET", key: nil, query: query + continuation, what: what)
             guard response.status == 200 else { throw failure(response, what) }
@@ -482,6 +481,10 @@ public final class S3Store: ObjectStore {
             guard continuation.first?.name == markers[0].parameter else {
                 throw ObjectStoreError(.io, "\(location): cannot \(what): the store says the listing goes on but gives no \(markers[0].next)")
             }
+            guard continuation.map(\.value) != previous else {
+                throw ObjectStoreError(.io, "\(location): cannot \(what): the store repeats the same \(markers[0].next); the listing would never end")
+            }
+            previous = continuation.map(\.value)
         }
     }
 
@@ -565,10 +568,11 @@ public final class S3Store: ObjectStore {
         }
     }
 
+    /// 409 only with ConditionalRequestConflict (two conditional writes at once), in the codes.
     private static let retryableStatuses: Set<Int> = [408, 429, 500, 502, 503, 504]
     private static let retryableCodes: Set<String> = [
         "SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable", "Throttling", "ThrottlingException",
-        "RequestThrottled", "TooManyRequests",
+        "RequestThrottled", "TooManyRequests", "ConditionalRequestConflict",
     ]
     private static let emptyPayloadHash = SHA256.hash([UInt8]()).hex
 

@@ -159,7 +159,7 @@ enum RegionsCommand: Command {
         }
 
         func report(union: [BlobID: SnapshotEntry], newest: SnapshotEntry?) -> RegionReport {
-            var report = RegionReport(name: target.name, location: target.location,
+            var report = RegionReport(name: target.name, location: target.shownLocation,
                                       status: error == nil ? .ok : (reached ? .failed : .unreachable),
                                       error: error.map { "\($0)" })
             guard error == nil else { return report }

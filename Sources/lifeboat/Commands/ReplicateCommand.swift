@@ -159,7 +159,7 @@ enum ReplicateCommand: Command {
 
         init(_ target: Target, status: RegionStatus.Status, summary: Replicator.Summary? = nil, error: (any Error)? = nil) {
             name = target.name
-            location = target.location
+            location = target.shownLocation
             self.status = status
             self.error = error.map { "\($0)" }
             guard let summary else { return }

@@ -37,15 +37,9 @@ struct Context {
         return try Target.parse([location])
     }
 
-    /// The location of the first target (the one `init` creates the repository in).
-    func repositoryLocation() throws -> String {
-        try targets()[0].location
-    }
-
-    /// The store to read from (or, with `creating`, the first target's, made if missing).
-    func store(creating: Bool = false) throws -> any ObjectStore {
-        if creating { return try targets()[0].store(creating: true, naming: false) }
-        return try readTarget().store
+    /// The store to read from: the `--region` one, or the first that answers.
+    func store() throws -> any ObjectStore {
+        try readTarget().store
     }
 
     /// The target read commands use: the one `--region` names; else, with several targets,

@@ -26,8 +26,16 @@ struct Target: Sendable, Equatable {
            Target.isName(value[..<equals]), value.index(after: equals) != value.endIndex {
             self.init(name: String(value[..<equals]), location: String(value[value.index(after: equals)...]))
         } else {
-            self.init(name: value, location: value)
+            self.init(name: Target.shown(value), location: value)
         }
+    }
+
+    /// The location for messages and JSON: an `s3://` URL without its options (where a
+    /// mistaken secret could hide).
+    var shownLocation: String { Target.shown(location) }
+
+    private static func shown(_ location: String) -> String {
+        location.hasPrefix("s3://") ? String(location.prefix { $0 != "?" }) : location
     }
 
     /// Whether `text` is a region name: `[a-z0-9][a-z0-9_-]*`.
@@ -44,6 +52,15 @@ struct Target: Sendable, Equatable {
     /// locations lead to (two spellings of one store would be one region counted twice).
     static func parse(_ values: [String]) throws -> [Target] {
         let targets = values.map(Target.init(parsing:))
+        // A malformed S3 URL is a usage error, found before anything echoes the URL: it may
+        // hold a secret the parser refuses. Missing credentials are reported when the store opens.
+        for target in targets where target.location.hasPrefix("s3://") {
+            do {
+                _ = try S3Configuration.parse(target.location)
+            } catch let error as ObjectStoreError where error.code == .invalidLocation {
+                throw error
+            } catch {}
+        }
         for (index, target) in targets.enumerated() {
             if targets[..<index].contains(where: { $0.name == target.name }) {
                 throw UsageError(message: "--repo: the name '\(target.name)' is given twice; give each target its own NAME=LOCATION")
@@ -254,7 +271,7 @@ struct RegionStatus: Encodable {
 
     init(_ target: Target, _ status: Status, error: (any Error)? = nil) {
         name = target.name
-        location = target.location
+        location = target.shownLocation
         self.status = status
         self.error = error.map { "\($0)" }
     }
