@@ -58,6 +58,13 @@ struct S3ConfigurationTests {
         #expect(fromEnvironment.prefix == "")
     }
 
+    @Test("option values: %XX escapes are decoded; a + and a malformed escape stay as written")
+    func optionValues() throws {
+        #expect(try Self.parse("s3://b-1/p?ca-bundle=/etc/ssl/a+b%20c.pem").caBundle == "/etc/ssl/a+b c.pem")
+        #expect(try Self.parse("s3://b-1/p?ca-bundle=/etc/100%zz.pem").caBundle == "/etc/100%zz.pem")
+        #expect(try Self.parse("s3://b-1/p?ca-bundle=/etc/x%2").caBundle == "/etc/x%2")
+    }
+
     @Test("credentials in the URL are refused, and never echoed", arguments: [
         "s3://b-1/p?secret=TOPSECRET", "s3://b-1/p?aws_secret_access_key=TOPSECRET", "s3://b-1/p?SecretKey=TOPSECRET",
         "s3://b-1/p?access_key=TOPSECRET", "s3://b-1/p?aws_session_token=TOPSECRET", "s3://AK:TOPSECRET@b-1/p",

@@ -210,17 +210,20 @@ public struct S3Configuration: Sendable, Hashable {
         ObjectStoreError(.invalidLocation, "\(url): \(reason)")
     }
 
+    /// `%XX` escapes decoded; anything else, a `+` or a malformed escape included, stays as written
+    /// (a CA bundle path may hold a `+`).
     private static func percentDecode(_ text: String) -> String {
+        let input = Array(text.utf8)
         var bytes: [UInt8] = []
-        var iterator = Array(text.utf8).makeIterator()
-        while let byte = iterator.next() {
-            if byte == UInt8(ascii: "%"), let high = iterator.next(), let low = iterator.next(),
-               let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16) {
+        var index = 0
+        while index < input.count {
+            if input[index] == UInt8(ascii: "%"), index + 2 < input.count,
+               let value = UInt8(String(decoding: input[(index + 1)...(index + 2)], as: UTF8.self), radix: 16) {
                 bytes.append(value)
-            } else if byte == UInt8(ascii: "+") {
-                bytes.append(0x20)
+                index += 3
             } else {
-                bytes.append(byte)
+                bytes.append(input[index])
+                index += 1
             }
         }
         return String(decoding: bytes, as: UTF8.self)

@@ -85,7 +85,8 @@ enum RetentionCommand: Command {
                         tally.withLock { $0.extended += 1 }
                     }
                     tally.withLock { tally in
-                        guard let until else { tally.unlocked += 1; return }
+                        // A retention date in the past protects nothing any more.
+                        guard let until, until.secondsSince1970 > now else { tally.unlocked += 1; return }
                         tally.locked += 1
                         if tally.earliest.map({ until < $0 }) ?? true { tally.earliest = until }
                     }
@@ -97,7 +98,7 @@ enum RetentionCommand: Command {
         if isCancelled() { throw RepositoryError(.interrupted, "interrupted") }
         let result = tally.withLock { $0 }
         for failure in result.failures { context.output.warning(failure) }
-        context.output.line("\(objects.count) objects: \(result.locked) locked, \(result.unlocked) without retention"
+        context.output.line("\(objects.count) objects: \(result.locked) locked, \(result.unlocked) without retention (none, or expired)"
             + (extend ? ", \(result.extended) renewed until \(renewTo.iso8601)" : "")
             + (result.earliest.map { "; the earliest lock ends \($0.iso8601)" } ?? ""))
         context.output.message(Summary(objects: objects.count, locked: result.locked, unlocked: result.unlocked,
