@@ -91,3 +91,26 @@ machine_meta() {
 mib() { awk -v b="$1" 'BEGIN {printf "%.1f", b / 1048576}'; }
 kib_mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "n/a"}'; }
+
+has_tool() { [[ " ${TOOL_LIST[*]} " == *" $1 "* ]]; }
+
+warm_tree() {  # warm_tree PARENT: read the tree under PARENT once, so every tool starts warm
+    # GNU tar skips reading file data when the archive is /dev/null, so pipe through cat.
+    tar -C "$1" -cf - "$TREE_NAME" | cat > /dev/null
+}
+
+verify_restore() {  # verify_restore TOOL SOURCE: the tool's restore must equal SOURCE, byte for byte
+    local tool=$1 source=$2 target="$RUN/$1/restore" restored
+    restored=$(find "$target" -maxdepth 8 -type d -name "$TREE_NAME" -print -quit)
+    if [[ -z "$restored" ]]; then
+        warn "VERIFY FAILED for $tool: no $TREE_NAME directory under $target"
+        return 1
+    fi
+    if ! diff -r --no-dereference "$source" "$restored" > "$RUN/$tool/verify-diff.txt" 2>&1; then
+        warn "VERIFY FAILED for $tool: RESTORE DOES NOT MATCH THE SOURCE ($(wc -l < "$RUN/$tool/verify-diff.txt") diff lines):"
+        head -n 20 "$RUN/$tool/verify-diff.txt" >&2
+        cp "$RUN/$tool/verify-diff.txt" "$RESULTS/$STAMP-$tool-verify-diff.txt"
+        return 1
+    fi
+    info "verify: diff -r of the restore against the source tree ($source): identical"
+}

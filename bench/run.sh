@@ -74,7 +74,6 @@ read -r -a TOOL_LIST <<< "$TOOLS"
 for t in "${TOOL_LIST[@]}"; do
     case "$t" in lifeboat|restic|borg) ;; *) die "unknown tool '$t' in BENCH_TOOLS (lifeboat, restic, borg)" ;; esac
 done
-has_tool() { [[ " ${TOOL_LIST[*]} " == *" $1 "* ]]; }
 [[ "$STRIDE" =~ ^[1-9][0-9]*$ ]] || die "BENCH_EDIT_STRIDE must be a positive integer"
 
 mkdir -p "$WORK" "$RESULTS"
@@ -120,10 +119,6 @@ fi
 # 3. Page cache policy
 
 choose_cache_mode "$DROP_WANTED"
-warm_tree() {
-    # GNU tar skips reading file data when the archive is /dev/null, so pipe through cat.
-    tar -C "$SRC_PARENT" -cf - "$TREE_NAME" | cat > /dev/null
-}
 
 # ---------------------------------------------------------------------------------------------
 # 4. Lifeboat binary and chunker figure
@@ -264,21 +259,6 @@ apply_edits() {
     done < "$EDIT_LIST"
 }
 
-verify_restore() {
-    local tool=$1 target="$RUN/$1/restore" restored
-    restored=$(find "$target" -maxdepth 8 -type d -name "$TREE_NAME" -print -quit)
-    if [[ -z "$restored" ]]; then
-        warn "VERIFY FAILED for $tool: no $TREE_NAME directory under $target"
-        return 1
-    fi
-    if ! diff -r --no-dereference "$SRC" "$restored" > "$RUN/$tool/verify-diff.txt" 2>&1; then
-        warn "VERIFY FAILED for $tool: RESTORE DOES NOT MATCH THE SOURCE: restore differs from the source tree ($(wc -l < "$RUN/$tool/verify-diff.txt") diff lines):"
-        head -n 20 "$RUN/$tool/verify-diff.txt" >&2
-        cp "$RUN/$tool/verify-diff.txt" "$RESULTS/$STAMP-$tool-verify-diff.txt"
-        return 1
-    fi
-    info "verify: diff -r of the restore against the edited source tree: identical"
-}
 
 run_tool() {
     local tool=$1
@@ -291,7 +271,7 @@ run_tool() {
         tool_env "$tool"
         tool_init "$tool" > "$RUN/$tool/log-init.txt" 2>&1 \
             || { warn "$tool init failed:"; cat "$RUN/$tool/log-init.txt" >&2; exit 1; }
-        if [[ $CACHE_MODE == warm ]]; then warm_tree || exit 1; fi
+        if [[ $CACHE_MODE == warm ]]; then warm_tree "$SRC_PARENT" || exit 1; fi
         tool_step "$tool" first || exit 1
         tool_step "$tool" unchanged || exit 1
         apply_edits || { warn "editing the tree failed"; exit 1; }
@@ -305,7 +285,7 @@ run_tool() {
             CACHE[$tool,$s]=$k; LOAD[$tool,$s]=$l; OTHERS[$tool,$s]=$o; STATUS[$tool,$s]=$st
         done < "$RUN/$tool/figures.tsv"
     fi
-    if [[ "${STATUS[$tool,restore]:-}" == ok ]] && ! verify_restore "$tool"; then
+    if [[ "${STATUS[$tool,restore]:-}" == ok ]] && ! verify_restore "$tool" "$SRC"; then
         FAILURES=$((FAILURES + 1))
         STATUS[$tool,restore]=verify-failed
         awk -F'\t' -v OFS='\t' -v t="$tool" '$2 == t && $4 == "restore" {$NF = "verify-failed"} 1' "$TSV" > "$TSV.tmp"

@@ -85,7 +85,6 @@ read -r -a TOOL_LIST <<< "$TOOLS"
 for t in "${TOOL_LIST[@]}"; do
     case "$t" in lifeboat|restic) ;; *) die "unknown tool '$t' in BENCH_TOOLS (lifeboat, restic)" ;; esac
 done
-has_tool() { [[ " ${TOOL_LIST[*]} " == *" $1 "* ]]; }
 [[ "$SERVER_LIMIT" =~ ^[1-9][0-9]*$ ]] || die "BENCH_SERVER_LIMIT must be a positive number of seconds"
 
 mkdir -p "$WORK" "$RESULTS"
@@ -128,10 +127,6 @@ if (( free_kib < need_kib )); then
 fi
 
 choose_cache_mode "$DROP_WANTED"
-warm_tree() {
-    # GNU tar skips reading file data when the archive is /dev/null, so pipe through cat.
-    tar -C "$PRISTINE_PARENT" -cf - "$TREE_NAME" | cat > /dev/null
-}
 
 if has_tool lifeboat; then
     if [[ ! -x "$LIFEBOAT_BIN" || "${BENCH_BUILD:-0}" == 1 ]]; then
@@ -505,21 +500,6 @@ tool_step() {
     esac
 }
 
-verify_restore() {
-    local tool=$1 target="$RUN/$1/restore" restored
-    restored=$(find "$target" -maxdepth 8 -type d -name "$TREE_NAME" -print -quit)
-    if [[ -z "$restored" ]]; then
-        warn "VERIFY FAILED for $tool: no $TREE_NAME directory under $target"
-        return 1
-    fi
-    if ! diff -r --no-dereference "$PRISTINE" "$restored" > "$RUN/$tool/verify-diff.txt" 2>&1; then
-        warn "VERIFY FAILED for $tool: RESTORE DOES NOT MATCH THE SOURCE ($(wc -l < "$RUN/$tool/verify-diff.txt") diff lines):"
-        head -n 20 "$RUN/$tool/verify-diff.txt" >&2
-        cp "$RUN/$tool/verify-diff.txt" "$RESULTS/$STAMP-$tool-verify-diff.txt"
-        return 1
-    fi
-    info "verify: diff -r of the restore against the source tree: identical"
-}
 
 run_tool() {
     local tool=$1
@@ -529,7 +509,7 @@ run_tool() {
     # runs a trap only after a foreground child ends); cleanup then ends the tool.
     (
         tool_env "$tool"
-        if [[ $CACHE_MODE == warm ]]; then warm_tree || exit 1; fi
+        if [[ $CACHE_MODE == warm ]]; then warm_tree "$PRISTINE_PARENT" || exit 1; fi
         for s in "${STEPS[@]}"; do tool_step "$tool" "$s" || exit 1; done
     ) &
     TOOL_RUN=$!
@@ -557,7 +537,7 @@ run_tool() {
             OTHERS[$tool,$s]=$o; STATUS[$tool,$s]=$stt
         done < "$RUN/$tool/figures.tsv"
     fi
-    if [[ "${STATUS[$tool,restore]:-}" == ok ]] && ! verify_restore "$tool"; then
+    if [[ "${STATUS[$tool,restore]:-}" == ok ]] && ! verify_restore "$tool" "$PRISTINE"; then
         FAILURES=$((FAILURES + 1))
         STATUS[$tool,restore]=verify-failed
         awk -F'\t' -v OFS='\t' -v t="$tool" '$2 == t && $4 == "restore" {$NF = "verify-failed"} 1' "$TSV" > "$TSV.tmp"
