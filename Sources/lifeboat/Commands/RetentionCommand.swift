@@ -53,14 +53,9 @@ enum RetentionCommand: Command {
         guard arguments.positionals.isEmpty else {
             throw UsageError(message: "retention takes no arguments, got '\(arguments.positionals[0])'")
         }
-        // Each region has its own objects and locks: acting on the first that answers would
-        // leave the others as they were, unnoticed.
-        if try context.targets().count > 1 && arguments.value("region") == nil {
-            throw UsageError(message: "retention acts on one region: give --region NAME, and run it for each region" )
-        }
-        guard let store = try context.store() as? S3Store, let lock = store.objectLock else {
-            throw UsageError(message: "retention is for S3 repositories with Object Lock: add lock-mode and lock-days to the s3:// URL")
-        }
+        let withoutLock = "retention is for S3 repositories with Object Lock: add lock-mode and lock-days to the s3:// URL"
+        let store = try context.regionS3Store(for: "retention", otherwise: withoutLock)
+        guard let lock = store.objectLock else { throw UsageError(message: withoutLock) }
         let within = try arguments.integer("within", in: 0...36500) ?? lock.days / 2
         let extend = arguments.has("extend")
         let objects = try store.list(prefix: "")

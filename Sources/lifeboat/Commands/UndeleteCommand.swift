@@ -32,14 +32,8 @@ enum UndeleteCommand: Command {
         guard arguments.positionals.isEmpty else {
             throw UsageError(message: "undelete takes no arguments, got '\(arguments.positionals[0])'")
         }
-        // Each region has its own objects and locks: acting on the first that answers would
-        // leave the others as they were, unnoticed.
-        if try context.targets().count > 1 && arguments.value("region") == nil {
-            throw UsageError(message: "undelete acts on one region: give --region NAME, and run it for each region" )
-        }
-        guard let store = try context.store() as? S3Store else {
-            throw UsageError(message: "undelete is for S3 repositories: a local directory has no delete markers")
-        }
+        let store = try context.regionS3Store(for: "undelete",
+                                              otherwise: "undelete is for S3 repositories: a local directory has no delete markers")
         let markers = try store.versions(prefix: "").filter(\.isDeleteMarker)
         var removed = 0
         if !arguments.has("dry-run") {

@@ -42,6 +42,17 @@ struct Context {
         try readTarget().store
     }
 
+    /// The S3 store a per-region command works on (`retention`, `undelete`). Each region has
+    /// its own objects and locks: acting on the first that answers would leave the others as
+    /// they were, unnoticed, so with several targets `--region` is required.
+    func regionS3Store(for command: String, otherwise: String) throws -> S3Store {
+        if try targets().count > 1 && arguments.value("region") == nil {
+            throw UsageError(message: "\(command) acts on one region: give --region NAME, and run it for each region")
+        }
+        guard let store = try store() as? S3Store else { throw UsageError(message: otherwise) }
+        return store
+    }
+
     /// The target read commands use: the one `--region` names; else, with several targets,
     /// the first that answers and holds a repository (a warning names the regions skipped).
     func readTarget() throws -> (target: Target, store: any ObjectStore) {
